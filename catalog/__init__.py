@@ -1,0 +1,1 @@
+"""The curated reference catalog (taxonomy, parties, offerings) and its loaders."""

@@ -1,0 +1,1 @@
+"""Evaluation: labelled sets, metrics, benchmarks and reports."""

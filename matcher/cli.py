@@ -1,0 +1,209 @@
+"""The ``matcher`` command line.
+
+Every command that touches the database first creates, migrates and (when empty)
+seeds it with the bundled catalog, so any command works first on a fresh data folder.
+Results go to standard output; logs and errors go to standard error.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from catalog.rows import Kind
+from matcher.settings import Settings, get_settings
+
+app = typer.Typer(
+    help="Minamata Match: pair Parties' assistance needs with programmes that can meet them.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="markdown",
+)
+db_app = typer.Typer(help="Database schema: create and migrate.", no_args_is_help=True)
+catalog_app = typer.Typer(help="Import and export parties, offerings and needs.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(catalog_app, name="catalog")
+
+err = typer.echo
+
+
+def _log_to_stderr(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # Alembic narrates every migration step at INFO; only problems matter on a terminal.
+    logging.getLogger("alembic").setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show debug logs.")] = False) -> None:
+    _log_to_stderr(verbose)
+
+
+@dataclass
+class Store:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+
+def open_store(*, seed: bool = True) -> Store:
+    """Engine and session factory on the configured database, migrated (and seeded)."""
+    from catalog.loaders import prepare_database
+    from matcher.db import create_db_engine, make_session_factory
+
+    settings = get_settings()
+    settings.ensure_data_dir()
+    engine = create_db_engine(settings.resolved_database_url)
+    sessions = make_session_factory(engine)
+    prepare_database(engine, sessions, seed=seed)
+    return Store(settings=settings, engine=engine, sessions=sessions)
+
+
+# --------------------------------------------------------------------------- db
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create the database if needed and apply every pending migration."""
+    from matcher.db import create_db_engine, current_revision, upgrade
+
+    settings = get_settings()
+    settings.ensure_data_dir()
+    engine = create_db_engine(settings.resolved_database_url)
+    before = current_revision(engine)
+    upgrade(engine)
+    after = current_revision(engine)
+    typer.echo(f"database at revision {after}" + (" (unchanged)" if before == after else f" (was {before})"))
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's migration revision and whether it is up to date."""
+    from matcher.db import create_db_engine, current_revision, head_revision
+
+    engine = create_db_engine(get_settings().resolved_database_url)
+    current, head = current_revision(engine), head_revision(engine)
+    typer.echo(f"current: {current}  head: {head}  {'up to date' if current == head else 'needs upgrade'}")
+
+
+# --------------------------------------------------------------------------- catalog
+
+KindOption = Annotated[
+    str | None,
+    typer.Option(
+        "--kind",
+        help="parties, offerings or needs. Default: read from each file's fields "
+        "(iso3 → parties; party + description → needs; provider + title → offerings).",
+    ),
+]
+
+
+@catalog_app.command("load")
+def catalog_load(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="JSON Lines (.jsonl) or CSV (.csv) files. None: the bundled catalog.", show_default=False
+        ),
+    ] = None,
+    kind: KindOption = None,
+) -> None:
+    """Import rows, upserting by id, all or nothing across every file.
+
+    If any row is bad nothing is written and each problem is listed as
+    FILE:LINE: field: message. CSV: header row first, list fields separated by ';',
+    booleans true/false, an empty cell means null. Unknown fields are ignored.
+    """
+    from catalog.loaders import ImportRejected, bundled_catalog_files, load_files
+    from matcher.db import session_scope
+
+    checked_kind = _check_kind(kind)
+    store = open_store(seed=bool(files))
+    paths = list(files) if files else bundled_catalog_files()
+    try:
+        with session_scope(store.sessions) as session:
+            report = load_files(session, paths, kind=checked_kind)
+    except ImportRejected as rejected:
+        for error in rejected.errors:
+            err(str(error), err=True)
+        err(f"import rejected: {len(rejected.errors)} problem(s); nothing was written", err=True)
+        raise typer.Exit(code=1) from None
+    for line in report.lines():
+        typer.echo(line)
+    if not report.changed:
+        typer.echo("nothing changed")
+
+
+@catalog_app.command("export")
+def catalog_export(
+    kind: Annotated[str, typer.Option("--kind", help="offerings, needs or parties.")],
+    file_format: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
+    out: Annotated[Path | None, typer.Option("--out", help="Output file. Default: standard output.")] = None,
+) -> None:
+    """Write every row of one kind in the interchange format (re-importable as is)."""
+    from catalog.loaders import export_records, format_records
+
+    checked_kind = _check_kind(kind)
+    assert checked_kind is not None
+    if file_format not in ("jsonl", "csv"):
+        raise typer.BadParameter("use jsonl or csv", param_hint="--format")
+    store = open_store()
+    with store.sessions() as session:
+        text = format_records(export_records(session, checked_kind), checked_kind, file_format)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        err(f"wrote {out}", err=True)
+
+
+def _check_kind(kind: str | None) -> Kind | None:
+    from catalog.rows import KINDS
+
+    if kind is None:
+        return None
+    if kind not in KINDS:
+        raise typer.BadParameter(f"{kind!r} is not one of: {', '.join(KINDS)}", param_hint="--kind")
+    return kind  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------- serve
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the matching service over the bundled catalog (SQLite under MATCHER_DATA_DIR by default).
+
+    The HTTP API is not built yet: for now this prepares the database (creating,
+    migrating and seeding it) and prints a summary of what it holds.
+    """
+    from matcher.models import Need, Offering, Party, Provider
+
+    store = open_store()
+    with store.sessions() as session:
+        for label, model in (
+            ("parties", Party),
+            ("providers", Provider),
+            ("offerings", Offering),
+            ("needs", Need),
+        ):
+            typer.echo(f"{label}: {session.scalar(select(func.count()).select_from(model))}")
+    typer.echo(f"database: {store.settings.resolved_database_url}")
+    err(f"the HTTP API is not built yet; {host}:{port} would be served by a later release", err=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,241 @@
+"""ORM models: the store of everything the secretariat handles.
+
+List-valued fields (sector codes, regions, ...) are JSON arrays: they are small,
+always read whole, and validated against the taxonomy before they reach the store.
+Times are timezone-aware UTC on both SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+
+from matcher.taxonomy import MATCH_STATES, NEED_STATUSES, PARTY_STATUSES, PROVIDER_KINDS
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Stores aware datetimes as UTC; SQLite returns naive values, which are UTC by construction."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def _in_list(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{value}'" for value in values)
+    return f"{column} IN ({quoted})"
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Timestamped:
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Party(Base):
+    __tablename__ = "parties"
+    __table_args__ = (
+        CheckConstraint(_in_list("status", PARTY_STATUSES), name="party_status_known"),
+        CheckConstraint("length(iso3) = 3", name="party_iso3_length"),
+    )
+
+    iso3: Mapped[str] = mapped_column(String(3), primary_key=True)
+    name_en: Mapped[str] = mapped_column(String(200))
+    name_fr: Mapped[str | None] = mapped_column(String(200))
+    name_es: Mapped[str | None] = mapped_column(String(200))
+    un_region: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    ldc: Mapped[bool] = mapped_column(Boolean, default=False)
+    sids: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Provider(Base):
+    """An organisation; several offerings share one provider."""
+
+    __tablename__ = "providers"
+
+    provider_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+
+    offerings: Mapped[list[Offering]] = relationship(back_populates="provider_ref")
+
+
+class Offering(Timestamped, Base):
+    __tablename__ = "offerings"
+    __table_args__ = (
+        CheckConstraint(_in_list("provider_kind", PROVIDER_KINDS), name="offering_provider_kind_known"),
+        CheckConstraint(
+            "funding_min_usd IS NULL OR funding_max_usd IS NULL OR funding_min_usd <= funding_max_usd",
+            name="offering_funding_range_ordered",
+        ),
+        CheckConstraint("opens IS NULL OR closes IS NULL OR opens <= closes", name="offering_window_ordered"),
+        CheckConstraint("capacity IS NULL OR capacity >= 0", name="offering_capacity_non_negative"),
+    )
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("providers.provider_id"), index=True)
+    provider: Mapped[str] = mapped_column(String(300))
+    provider_kind: Mapped[str | None] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text)
+    sectors: Mapped[list[str]] = mapped_column(default=list)
+    assistance_types: Mapped[list[str]] = mapped_column(default=list)
+    regions: Mapped[list[str]] = mapped_column(default=list)
+    countries: Mapped[list[str]] = mapped_column(default=list)
+    eligible_status: Mapped[list[str]] = mapped_column(default=list)
+    languages: Mapped[list[str]] = mapped_column(default=list)
+    funding_min_usd: Mapped[float | None] = mapped_column(Float)
+    funding_max_usd: Mapped[float | None] = mapped_column(Float)
+    url: Mapped[str | None] = mapped_column(String(1000))
+    verified: Mapped[bool] = mapped_column(Boolean, default=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    opens: Mapped[dt.date | None] = mapped_column(Date)
+    closes: Mapped[dt.date | None] = mapped_column(Date)
+    capacity: Mapped[int | None] = mapped_column(Integer)
+
+    provider_ref: Mapped[Provider] = relationship(back_populates="offerings")
+
+
+class Need(Timestamped, Base):
+    """A Party's request for assistance.
+
+    Stated codes (``sectors``, ``assistance_types``) come from the Party; inferred codes
+    (``inferred_*``) come from the tagger and are kept apart, never merged.
+    """
+
+    __tablename__ = "needs"
+    __table_args__ = (
+        CheckConstraint(_in_list("status", NEED_STATUSES), name="need_status_known"),
+        CheckConstraint("budget_usd IS NULL OR budget_usd >= 0", name="need_budget_non_negative"),
+        Index("ix_needs_party_status", "party_iso3", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    party_iso3: Mapped[str] = mapped_column(ForeignKey("parties.iso3"))
+    title: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(8))
+    sectors: Mapped[list[str]] = mapped_column(default=list)
+    assistance_types: Mapped[list[str]] = mapped_column(default=list)
+    inferred_sectors: Mapped[list[str]] = mapped_column(default=list)
+    inferred_assistance_types: Mapped[list[str]] = mapped_column(default=list)
+    budget_usd: Mapped[float | None] = mapped_column(Float)
+    deadline: Mapped[dt.date | None] = mapped_column(Date)
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="submitted", index=True)
+
+    party: Mapped[Party] = relationship()
+
+
+class Match(Timestamped, Base):
+    """A proposed pairing of a need and an offering, and its review state."""
+
+    __tablename__ = "matches"
+    __table_args__ = (
+        UniqueConstraint("need_id", "offering_id", name="match_need_offering_unique"),
+        CheckConstraint(_in_list("state", MATCH_STATES), name="match_state_known"),
+        CheckConstraint(
+            "state <> 'rejected' OR (reject_reason IS NOT NULL AND length(reject_reason) > 0)",
+            name="match_rejection_has_reason",
+        ),
+        Index("ix_matches_state_created", "state", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    need_id: Mapped[str] = mapped_column(ForeignKey("needs.id"), index=True)
+    offering_id: Mapped[str] = mapped_column(ForeignKey("offerings.id"), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    components: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    explanation: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    rank: Mapped[int] = mapped_column(Integer)
+    engine_version: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="proposed")
+    reject_reason: Mapped[str | None] = mapped_column(Text)
+    reviewer: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    introduced_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    need: Mapped[Need] = relationship()
+    offering: Mapped[Offering] = relationship()
+
+
+class AuditEvent(Base):
+    """Append-only record of who did what. Updates and deletes are refused by the
+    ORM (below) and by database triggers (see the migration)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_entity", "entity_type", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    actor_role: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    entity_type: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str | None] = mapped_column(String(200))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class CachedEmbedding(Base):
+    """An embedding keyed by (encoder name, SHA-256 of the text): unchanged text is never
+    embedded twice. ``vector`` holds float32 bytes of length ``dimension``."""
+
+    __tablename__ = "embedding_cache"
+
+    encoder: Mapped[str] = mapped_column(String(200), primary_key=True)
+    text_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dimension: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEventImmutableError(RuntimeError):
+    pass
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_audit_changes(session: Session, flush_context: object, instances: object) -> None:
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, AuditEvent):
+            raise AuditEventImmutableError("audit events are append-only")

@@ -1,0 +1,45 @@
+"""Typed settings, read from the environment with the ``MATCHER_`` prefix.
+
+Everything configurable lives here; library code receives values, it never reads
+``os.environ`` itself. ``get_settings()`` is cached; tests clear the cache (or pass a
+``Settings`` object explicitly) to change a value.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MATCHER_", env_file=None, extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("./var"),
+        description="Folder holding the SQLite database (by default) and the vector index files.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy URL. Default: a SQLite file `matcher.sqlite3` under data_dir. "
+            "PostgreSQL: postgresql+psycopg://user:password@host/dbname"
+        ),
+    )
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'matcher.sqlite3').resolve()}"
+
+    def ensure_data_dir(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,98 @@
+"""The controlled vocabulary: taxonomy codes (sectors, assistance types, regions,
+languages) with six-language labels and keywords, plus the enumerations of the
+interchange format that live outside the taxonomy file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+UN_LANGUAGES: tuple[str, ...] = ("ar", "zh", "en", "fr", "ru", "es")
+
+PROVIDER_KINDS: tuple[str, ...] = (
+    "financial-mechanism",
+    "gef-agency",
+    "un-body",
+    "secretariat",
+    "donor",
+    "regional-centre",
+    "partnership",
+    "ngo",
+    "academic",
+    "intergovernmental",
+)
+PARTY_STATUSES: tuple[str, ...] = ("developing", "transition", "developed")
+NEED_STATUSES: tuple[str, ...] = ("draft", "submitted", "in_review", "matched", "closed", "withdrawn")
+OPEN_NEED_STATUSES: tuple[str, ...] = ("submitted", "in_review")
+MATCH_STATES: tuple[str, ...] = ("proposed", "accepted", "rejected", "introduced")
+
+
+@dataclass(frozen=True)
+class Code:
+    """One taxonomy entry (a sector, an assistance type or a region)."""
+
+    code: str
+    label: dict[str, str]
+    definition: dict[str, str] = field(default_factory=dict)
+    keywords: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    articles: tuple[str, ...] = ()
+
+    def label_in(self, language: str) -> str:
+        return self.label.get(language) or self.label.get("en") or self.code
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    version: str
+    languages: tuple[str, ...]
+    regions: dict[str, Code]
+    sectors: dict[str, Code]
+    assistance_types: dict[str, Code]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Taxonomy:
+        def codes(entries: list[dict[str, Any]]) -> dict[str, Code]:
+            return {
+                entry["code"]: Code(
+                    code=entry["code"],
+                    label=dict(entry.get("label", {})),
+                    definition=dict(entry.get("definition", {})),
+                    keywords={lang: tuple(words) for lang, words in entry.get("keywords", {}).items()},
+                    articles=tuple(entry.get("articles", ())),
+                )
+                for entry in entries
+            }
+
+        return cls(
+            version=str(data.get("version", "")),
+            languages=tuple(lang["code"] for lang in data["languages"]),
+            regions=codes(data["regions"]),
+            sectors=codes(data["sectors"]),
+            assistance_types=codes(data["assistance_types"]),
+        )
+
+    @classmethod
+    def from_file(cls, path: Path) -> Taxonomy:
+        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+    def allowed(self, family: str) -> tuple[str, ...]:
+        """Allowed codes of one family: sectors, assistance_types, regions or languages."""
+        if family == "languages":
+            return self.languages
+        return tuple(getattr(self, family))
+
+
+def bundled_catalog_dir() -> Path:
+    """Folder of the reference data shipped inside the `catalog` package."""
+    return Path(str(resources.files("catalog") / "data"))
+
+
+@lru_cache(maxsize=1)
+def load_taxonomy() -> Taxonomy:
+    """The bundled taxonomy (read once per process; it is immutable)."""
+    return Taxonomy.from_file(bundled_catalog_dir() / "taxonomy.json")

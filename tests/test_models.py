@@ -1,0 +1,128 @@
+"""Constraints of the domain model, enforced by the database on both engines."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, InternalError, OperationalError, ProgrammingError
+from sqlalchemy.orm import Session, sessionmaker
+
+from matcher.db import session_scope
+from matcher.models import AuditEvent, AuditEventImmutableError, Match, Need, Offering, Party, Provider
+
+DATABASE_REFUSALS = (IntegrityError, OperationalError, InternalError, ProgrammingError)
+
+
+def make_party(**overrides: object) -> Party:
+    values = {"iso3": "KEN", "name_en": "Kenya", "un_region": "africa", "status": "developing"}
+    values.update(overrides)
+    return Party(**values)
+
+
+def make_offering(**overrides: object) -> Offering:
+    values = {
+        "id": "offer-1",
+        "provider_id": "org",
+        "provider": "Org",
+        "provider_kind": "ngo",
+        "title": "Programme",
+        "description": "Help.",
+    }
+    values.update(overrides)
+    return Offering(**values)
+
+
+def make_need(**overrides: object) -> Need:
+    values = {"id": "need-1", "party_iso3": "KEN", "title": "Need", "description": "We need help."}
+    values.update(overrides)
+    return Need(**values)
+
+
+@pytest.fixture
+def base_rows(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    with session_scope(sessions) as session:
+        session.add_all([make_party(), Provider(provider_id="org", name="Org")])
+        session.flush()
+        session.add_all([make_offering(), make_need()])
+    return sessions
+
+
+def commit_fails(sessions: sessionmaker[Session], *objects: object) -> None:
+    with pytest.raises(DATABASE_REFUSALS), session_scope(sessions) as session:
+        session.add_all(objects)
+
+
+def test_defaults_and_times(base_rows: sessionmaker[Session]) -> None:
+    with base_rows() as session:
+        need = session.get(Need, "need-1")
+        assert need is not None
+        assert need.status == "submitted" and need.confidential is False
+        assert need.sectors == [] and need.inferred_sectors == []
+        assert need.created_at.tzinfo is not None
+        assert abs(need.created_at - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=5)
+        offering = session.get(Offering, "offer-1")
+        assert offering is not None and offering.active and offering.verified
+
+
+def test_unknown_enumerations_are_refused(base_rows: sessionmaker[Session]) -> None:
+    commit_fails(base_rows, make_party(iso3="XXA", status="rich"))
+    commit_fails(base_rows, make_need(id="need-2", status="lost"))
+    commit_fails(base_rows, make_offering(id="offer-2", provider_kind="wizard"))
+
+
+def test_foreign_keys_are_enforced(base_rows: sessionmaker[Session]) -> None:
+    commit_fails(base_rows, make_need(id="need-2", party_iso3="ZZZ"))
+    commit_fails(base_rows, make_offering(id="offer-2", provider_id="nobody"))
+
+
+def test_ranges_are_checked(base_rows: sessionmaker[Session]) -> None:
+    commit_fails(base_rows, make_offering(id="offer-2", funding_min_usd=10, funding_max_usd=5))
+    commit_fails(
+        base_rows, make_offering(id="offer-3", opens=dt.date(2027, 1, 2), closes=dt.date(2027, 1, 1))
+    )
+    commit_fails(base_rows, make_need(id="need-2", budget_usd=-1))
+
+
+def make_match(**overrides: object) -> Match:
+    values = {
+        "need_id": "need-1",
+        "offering_id": "offer-1",
+        "score": 0.5,
+        "rank": 1,
+        "engine_version": "test",
+    }
+    values.update(overrides)
+    return Match(**values)
+
+
+def test_match_is_unique_per_need_and_offering(base_rows: sessionmaker[Session]) -> None:
+    with session_scope(base_rows) as session:
+        session.add(make_match())
+    commit_fails(base_rows, make_match(score=0.9))
+
+
+def test_rejection_needs_a_reason(base_rows: sessionmaker[Session]) -> None:
+    commit_fails(base_rows, make_match(state="rejected"))
+    commit_fails(base_rows, make_match(state="maybe"))
+    with session_scope(base_rows) as session:
+        session.add(make_match(state="rejected", reject_reason="not eligible"))
+
+
+def test_audit_events_are_append_only(sessions: sessionmaker[Session]) -> None:
+    with session_scope(sessions) as session:
+        session.add(
+            AuditEvent(actor="key-1", actor_role="secretariat", action="need.create", entity_type="need")
+        )
+    with pytest.raises(AuditEventImmutableError), session_scope(sessions) as session:
+        event = session.query(AuditEvent).one()
+        event.action = "rewritten"
+    with pytest.raises(AuditEventImmutableError), session_scope(sessions) as session:
+        session.delete(session.query(AuditEvent).one())
+    # The database refuses too, whoever asks.
+    for statement in ("UPDATE audit_events SET action = 'x'", "DELETE FROM audit_events"):
+        with pytest.raises(DATABASE_REFUSALS), session_scope(sessions) as session:
+            session.execute(text(statement))
+    with sessions() as session:
+        assert session.query(AuditEvent).one().action == "need.create"
