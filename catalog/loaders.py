@@ -279,10 +279,6 @@ def check_across_rows(session: Session, rows: Sequence[RawRow]) -> list[RowError
     return errors
 
 
-def _row_id(row: InterchangeRow) -> str:
-    return row.iso3 if isinstance(row, PartyRow) else str(row.id)
-
-
 # --------------------------------------------------------------------------- writing
 
 

@@ -11,7 +11,7 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from sqlalchemy import Engine, func, select
@@ -19,6 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.rows import Kind
 from matcher.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from matcher.services.engine import MatchingService
 
 app = typer.Typer(
     help="Minamata Match: pair Parties' assistance needs with programmes that can meet them.",
@@ -28,8 +31,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema: create and migrate.", no_args_is_help=True)
 catalog_app = typer.Typer(help="Import and export parties, offerings and needs.", no_args_is_help=True)
+index_app = typer.Typer(help="The vector indexes of the offerings.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(index_app, name="index")
 
 err = typer.echo
 
@@ -174,7 +179,129 @@ def _check_kind(kind: str | None) -> Kind | None:
         return None
     if kind not in KINDS:
         raise typer.BadParameter(f"{kind!r} is not one of: {', '.join(KINDS)}", param_hint="--kind")
-    return kind  # type: ignore[return-value]
+    return cast(Kind, kind)
+
+
+# --------------------------------------------------------------------------- index and ranking
+
+
+def _matching_service(settings: Settings) -> MatchingService:
+    from matcher.services.engine import MatchingService, build_encoders
+
+    encoders = build_encoders(settings.multilingual_encoder, settings.english_encoder)
+    return MatchingService(encoders=encoders, index_dir=settings.index_dir, weights=settings.ranking)
+
+
+def _load_with_progress(service: MatchingService, session: Session, total: int, label: str) -> None:
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc=label, unit="text", file=sys.stderr, disable=None) as bar:
+        service.load(session, progress=bar.update)
+
+
+@index_app.command("build")
+def index_build(
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if the saved index is fresh.")] = False,
+) -> None:
+    """Build (or verify) the persisted FAISS index of the active offerings, one per encoder.
+
+    An index on disk is reused only if its manifest matches the database (encoder,
+    dimension, fingerprint of the rows); otherwise it is rebuilt. Embeddings come from
+    the database cache when the text is unchanged.
+    """
+    import shutil
+
+    from matcher.db import session_scope
+    from matcher.models import Offering
+
+    store = open_store()
+    if force and store.settings.index_dir.exists():
+        shutil.rmtree(store.settings.index_dir)
+    service = _matching_service(store.settings)
+    with session_scope(store.sessions) as session:
+        active = session.scalar(select(func.count()).select_from(Offering).where(Offering.active)) or 0
+        _load_with_progress(service, session, active * len(service.encoders), "embedding offerings")
+    for role, index in service.indexes.indexes.items():
+        state = "rebuilt" if role in service.indexes.rebuilt else "fresh, loaded"
+        typer.echo(
+            f"{role}: {len(index)} offerings, {index.kind} index, encoder {index.encoder_name} ({state})"
+        )
+
+
+@app.command("rank")
+def rank(
+    offerings: Annotated[Path, typer.Option("--offerings", help="Offerings, JSON Lines or CSV.")],
+    needs: Annotated[Path, typer.Option("--needs", help="Needs, JSON Lines or CSV.")],
+    parties: Annotated[
+        Path | None, typer.Option("--parties", help="Parties (CSV or JSON Lines). Default: the bundled list.")
+    ] = None,
+    k: Annotated[int, typer.Option("-k", min=1, max=100, help="Results per need.")] = 10,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output JSON Lines. Default: standard output.")
+    ] = None,
+) -> None:
+    """Rank each need against the given offerings, in an isolated temporary store.
+
+    Writes one JSON object per need, in input order:
+    {"need_id": ..., "vague": ..., "results": [{"offering_id": ..., "score": ..., "explanation": {...}}]}.
+    Invalid rows abort before ranking, listed as FILE:LINE: field: message. The main
+    database is not touched.
+    """
+    import json
+    import tempfile
+
+    from catalog.loaders import ImportRejected, load_files, read_sources
+    from matcher.db import create_db_engine, make_session_factory, session_scope, upgrade
+    from matcher.models import Need, Party
+    from matcher.services.engine import need_profile, party_profile
+    from matcher.taxonomy import bundled_catalog_dir
+
+    settings = get_settings()
+    party_file = parties or bundled_catalog_dir() / "parties.csv"
+    with tempfile.TemporaryDirectory(prefix="matcher-rank-") as scratch:
+        engine = create_db_engine(f"sqlite:///{Path(scratch) / 'rank.sqlite3'}")
+        sessions = make_session_factory(engine)
+        upgrade(engine)
+        try:
+            with session_scope(sessions) as session:
+                load_files(session, [party_file], kind="parties", actor="rank")
+                load_files(session, [offerings], kind="offerings", actor="rank")
+                load_files(session, [needs], kind="needs", actor="rank")
+        except ImportRejected as rejected:
+            for error in rejected.errors:
+                err(str(error), err=True)
+            err(f"rank aborted: {len(rejected.errors)} bad row(s)", err=True)
+            raise typer.Exit(code=1) from None
+        order = [source.row.id for source in read_sources([needs], kind="needs")[0]]  # type: ignore[attr-defined]
+        service = _matching_service(settings.model_copy(update={"data_dir": Path(scratch)}))
+        lines = []
+        with session_scope(sessions) as session:
+            _load_with_progress(service, session, len(service.offerings) or 0, "embedding offerings")
+            from tqdm import tqdm
+
+            for need_id in tqdm(order, desc="ranking needs", file=sys.stderr, disable=None):
+                need = session.get(Need, need_id)
+                assert need is not None
+                party = session.get(Party, need.party_iso3)
+                assert party is not None
+                ranking = service.rank_need(session, need_profile(need), party_profile(party), k=k)
+                lines.append(
+                    json.dumps(
+                        {
+                            "need_id": need_id,
+                            "vague": False,
+                            "results": [result.as_result() for result in ranking.results],
+                        },
+                        ensure_ascii=False,
+                    )
+                )
+        engine.dispose()
+    text = "".join(line + "\n" for line in lines)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        err(f"wrote {len(lines)} rankings to {out}", err=True)
 
 
 # --------------------------------------------------------------------------- serve

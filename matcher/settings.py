@@ -13,9 +13,13 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from matcher.ranking import RankingWeights
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MATCHER_", env_file=None, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="MATCHER_", env_file=None, extra="ignore", env_nested_delimiter="__"
+    )
 
     data_dir: Path = Field(
         default=Path("./var"),
@@ -28,6 +32,21 @@ class Settings(BaseSettings):
             "PostgreSQL: postgresql+psycopg://user:password@host/dbname"
         ),
     )
+
+    multilingual_encoder: str = Field(
+        default="use",
+        description="Encoder for the multilingual dense signal: 'use' (Universal Sentence Encoder "
+        "multilingual v3), 'minilm', 'fake', 'st:/path/to/sentence-transformers-folder', or '' to turn it off.",
+    )
+    english_encoder: str = Field(
+        default="minilm",
+        description="Encoder for the need-in-English dense signal (same choices); '' turns it off.",
+    )
+    ranking: RankingWeights = Field(default_factory=RankingWeights)
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
 
     @property
     def resolved_database_url(self) -> str:

@@ -1,0 +1,1 @@
+"""Use cases over the store: building the engine, and (later) needs, offerings, reviews."""

@@ -1,0 +1,139 @@
+"""The engine over the store: embedding cache, persisted indexes, incremental updates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from catalog.loaders import bundled_catalog_files, load_files
+from matcher.db import session_scope
+from matcher.embeddings.encoders import FakeEncoder
+from matcher.models import CachedEmbedding, Offering, Party
+from matcher.ranking import ENGLISH, MULTILINGUAL
+from matcher.services.engine import MatchingService, embed_cached, party_profile
+from tests.factories import make_need
+
+TODAY = dt.date(2026, 11, 28)
+
+
+class CountingEncoder(FakeEncoder):
+    def __init__(self) -> None:
+        super().__init__(64, name="counting")
+        self.encoded = 0
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.encoded += len(texts)
+        return super().encode(texts)
+
+
+@pytest.fixture
+def catalog(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    with session_scope(sessions) as session:
+        load_files(session, bundled_catalog_files())
+    return sessions
+
+
+def make_service(tmp_path: Path, encoder: CountingEncoder) -> MatchingService:
+    return MatchingService(encoders={MULTILINGUAL: encoder, ENGLISH: encoder}, index_dir=tmp_path / "index")
+
+
+def test_unchanged_text_is_never_embedded_twice(sessions: sessionmaker[Session]) -> None:
+    encoder = CountingEncoder()
+    with session_scope(sessions) as session:
+        first = embed_cached(session, encoder, ["a", "b", "a"])
+    assert encoder.encoded == 2
+    with session_scope(sessions) as session:
+        second = embed_cached(session, encoder, ["b", "a", "c"])
+        assert session.scalar(select(func.count()).select_from(CachedEmbedding)) == 3
+    assert encoder.encoded == 3  # only "c" was new
+    np.testing.assert_array_equal(second[0], first[1])
+    np.testing.assert_array_equal(second[1], first[0])
+
+
+def test_index_is_persisted_and_reused_when_fresh(catalog: sessionmaker[Session], tmp_path: Path) -> None:
+    encoder = CountingEncoder()
+    with session_scope(catalog) as session:
+        service = make_service(tmp_path, encoder)
+        service.load(session)
+    assert sorted(service.indexes.rebuilt) == [ENGLISH, MULTILINGUAL]
+    manifest = json.loads((tmp_path / "index" / f"offerings-{MULTILINGUAL}" / "manifest.json").read_text())
+    assert manifest["encoder"] == "counting" and manifest["count"] == 76 and manifest["dimension"] == 64
+    with session_scope(catalog) as session:
+        again = make_service(tmp_path, encoder)
+        again.load(session)
+    assert again.indexes.rebuilt == []
+
+
+def test_stale_or_corrupt_index_is_rebuilt_not_served(catalog: sessionmaker[Session], tmp_path: Path) -> None:
+    encoder = CountingEncoder()
+    with session_scope(catalog) as session:
+        make_service(tmp_path, encoder).load(session)
+    # The database changes behind the index's back: the fingerprint no longer matches.
+    with session_scope(catalog) as session:
+        session.get(Offering, "gef-trust-fund").title = "A different title"
+    with session_scope(catalog) as session:
+        stale = make_service(tmp_path, encoder)
+        stale.load(session)
+    assert sorted(stale.indexes.rebuilt) == [ENGLISH, MULTILINGUAL]
+    # A damaged file is detected too.
+    directory = tmp_path / "index" / f"offerings-{ENGLISH}"
+    manifest = json.loads((directory / "manifest.json").read_text())
+    (directory / manifest["index_file"]).write_bytes(b"not a faiss index")
+    with session_scope(catalog) as session:
+        repaired = make_service(tmp_path, encoder)
+        repaired.load(session)
+    assert repaired.indexes.rebuilt == [ENGLISH]
+
+
+def test_added_changed_and_deactivated_offerings_show_in_the_next_ranking(
+    catalog: sessionmaker[Session], tmp_path: Path
+) -> None:
+    encoder = CountingEncoder()
+    need = make_need(
+        title="Zebrafish mercury biomarkers", description="Zebrafish mercury biomarkers laboratory work."
+    )
+    with session_scope(catalog) as session:
+        service = make_service(tmp_path, encoder)
+        service.load(session)
+        kenya = party_profile(session.get(Party, "KEN"))
+        session.add(
+            Offering(
+                id="zebrafish-lab",
+                provider_id="unep",
+                provider="UNEP",
+                title="Zebrafish mercury biomarkers",
+                description="Zebrafish mercury biomarkers laboratory work for any Party.",
+                sectors=["research-monitoring"],
+                assistance_types=["data"],
+            )
+        )
+        session.flush()
+        service.offering_changed(session, "zebrafish-lab")
+        assert service.rank_need(session, need, kenya, today=TODAY).results[0].offering.id == "zebrafish-lab"
+
+        session.get(Offering, "zebrafish-lab").regions = ["weog"]
+        session.flush()
+        service.offering_changed(session, "zebrafish-lab")
+        ranking = service.rank_need(session, need, kenya, today=TODAY)
+        assert "zebrafish-lab" not in [result.offering.id for result in ranking.results]
+
+        row = session.get(Offering, "zebrafish-lab")
+        row.regions, row.active = [], False
+        session.flush()
+        service.offering_changed(session, "zebrafish-lab")
+        assert "zebrafish-lab" not in [
+            result.offering.id for result in service.rank_need(session, need, kenya).results
+        ]
+        assert all(len(index) == 76 for index in service.indexes.indexes.values())
+    # What was saved matches the database, so a restart reuses it.
+    with session_scope(catalog) as session:
+        restarted = make_service(tmp_path, encoder)
+        restarted.load(session)
+    assert restarted.indexes.rebuilt == []

@@ -1,0 +1,61 @@
+"""Each hard constraint removes exactly what it should, and is counted."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from matcher.eligibility import CONSTRAINTS, failed_constraint, filter_candidates
+from tests.factories import make_offering, make_party
+
+TODAY = dt.date(2026, 11, 28)
+
+
+def test_an_open_matching_offering_passes() -> None:
+    assert failed_constraint(make_offering(), make_party(), TODAY) is None
+
+
+def test_each_constraint_excludes_its_case() -> None:
+    party = make_party(iso3="KEN", region="africa", status="developing")
+    cases = {
+        "active": make_offering(active=False),
+        "application_window": make_offering(opens=dt.date(2027, 1, 1)),
+        "capacity": make_offering(capacity=0),
+        "region": make_offering(regions=("grulac",)),
+        "country": make_offering(countries=("TZA", "UGA")),
+        "status": make_offering(eligible_status=("transition",)),
+    }
+    assert set(cases) == set(CONSTRAINTS)
+    for constraint, offering in cases.items():
+        assert failed_constraint(offering, party, TODAY) == constraint
+
+
+def test_window_bounds_are_inclusive_and_empty_lists_do_not_restrict() -> None:
+    party = make_party()
+    assert failed_constraint(make_offering(opens=TODAY, closes=TODAY), party, TODAY) is None
+    assert failed_constraint(make_offering(closes=TODAY - dt.timedelta(days=1)), party, TODAY) == "application_window"
+    unrestricted = make_offering(regions=(), countries=(), eligible_status=())
+    assert failed_constraint(unrestricted, party, TODAY) is None
+    assert failed_constraint(make_offering(countries=("KEN",)), party, TODAY) is None
+
+
+def test_unverified_offerings_stay_candidates() -> None:
+    assert failed_constraint(make_offering(verified=False), make_party(), TODAY) is None
+
+
+def test_filter_counts_removals_by_first_failed_constraint() -> None:
+    offerings = [
+        make_offering(id="ok"),
+        make_offering(id="closed", active=False, regions=("weog",)),  # counted once, as inactive
+        make_offering(id="elsewhere", regions=("weog",)),
+        make_offering(id="developed-only", eligible_status=("developed",)),
+    ]
+    result = filter_candidates(offerings, make_party(), TODAY)
+    assert [offering.id for offering in result.candidates] == ["ok"]
+    assert result.removed == {
+        "active": 1,
+        "application_window": 0,
+        "capacity": 0,
+        "region": 1,
+        "country": 0,
+        "status": 1,
+    }

@@ -1,0 +1,136 @@
+"""Tokeniser per script and BM25 retrieval within each language."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from matcher.lexical import LexicalIndex, tokenize
+
+
+def test_latin_tokens_are_lowercased_and_accent_folded() -> None:
+    expected = ["evaluation", "du", "mercure", "a", "l", "ecole", "2024"]
+    assert tokenize("Évaluation du MERCURE à l'école, 2024") == expected
+    assert tokenize("Évaluation à l'école", fold_accents=False) == ["évaluation", "à", "l", "école"]
+    assert tokenize("Reducción del mercurio") == tokenize("reduccion DEL mercurio")
+
+
+def test_compatibility_forms_are_normalised() -> None:
+    assert tokenize("ＡＳＧＭ ﬁlling") == ["asgm", "filling"]
+
+
+def test_arabic_diacritics_tatweel_and_alef_variants_are_removed() -> None:
+    assert tokenize("الزِّئْبَقُ") == tokenize("الزئبق")
+    assert tokenize("الملـــغم") == tokenize("الملغم")
+    assert tokenize("إدارة") == tokenize("ادارة")
+    assert tokenize("النفايات الخطرة") == ["النفايات", "الخطره"]
+
+
+def test_cyrillic_words() -> None:
+    assert tokenize("Ртуть в СТОМАТОЛОГИИ: всё!") == ["ртуть", "в", "стоматологии", "все"]
+
+
+def test_han_characters_become_unigrams_and_bigrams() -> None:
+    assert tokenize("汞废物") == ["汞", "废", "物", "汞废", "废物"]
+    assert tokenize("ASGM汞 治理") == ["asgm", "汞", "治", "理", "治理"]
+
+
+def test_stopwords_are_optional() -> None:
+    text = "the mercury de la ртути и الزئبق في 汞的"
+    assert "the" in tokenize(text)
+    assert tokenize(text, remove_stopwords=True) == ["mercury", "ртути", "الزيبق", "汞", "汞的"]
+
+
+def test_text_without_words_gives_no_tokens() -> None:
+    assert tokenize("") == []
+    assert tokenize(" -- ,; ") == []
+
+
+SAME_LANGUAGE_CASES = {
+    "ar": (
+        [
+            "التخلص التدريجي من استخدام الملغم السني المحتوي على الزئبق في عيادات طب الأسنان",
+            "الحد من استخدام الزئبق في تعدين الذهب الحرفي والصغير النطاق وتدريب عمال المناجم",
+            "الإدارة السليمة بيئيا لنفايات الزئبق وتخزينها المؤقت",
+            "حماية صحة الأطفال والنساء الحوامل من التعرض للزئبق",
+        ],
+        "نحتاج إلى دعم لوقف استخدام المَلْغَم في طب الأسنان",
+        0,
+    ),
+    "ru": (
+        [
+            "Поэтапный отказ от использования зубной амальгамы в стоматологических клиниках",
+            "Сокращение использования ртути при кустарной и мелкомасштабной добыче золота",
+            "Экологически обоснованное обращение с ртутными отходами и их временное хранение",
+            "Мониторинг содержания ртути в рыбе и волосах населения",
+        ],
+        "Нужна помощь в сокращении ртути при добыче золота старателями",
+        1,
+    ),
+    "zh": (
+        [
+            "逐步减少牙科诊所使用含汞牙科汞合金",
+            "减少手工和小规模采金业中汞的使用并培训矿工",
+            "汞废物的环境无害化管理和临时储存",
+            "监测鱼类和人发中的汞含量",
+        ],
+        "我们需要帮助处理含汞废物并建设储存设施",
+        2,
+    ),
+}
+
+ENGLISH_DISTRACTORS = [
+    "Phase-down of dental amalgam in public clinics",
+    "Artisanal and small-scale gold mining without mercury",
+    "Environmentally sound management of mercury waste",
+]
+
+
+@pytest.mark.parametrize("language", sorted(SAME_LANGUAGE_CASES))
+def test_bm25_finds_the_document_on_the_same_topic(language: str) -> None:
+    documents, query, expected = SAME_LANGUAGE_CASES[language]
+    corpus = [(100 + position, text) for position, text in enumerate(documents + ENGLISH_DISTRACTORS)]
+    index = LexicalIndex(corpus)
+
+    results = index.search(query, 3)
+
+    assert results[0][0] == 100 + expected
+    assert results[0][1] > 0
+    assert [score for _, score in results] == sorted((score for _, score in results), reverse=True)
+
+
+def test_score_all_is_aligned_with_ids() -> None:
+    index = LexicalIndex([(7, "mercury waste storage"), (3, "dental amalgam"), (5, "gold mining")])
+    scores = index.score_all("amalgam")
+    assert index.ids().tolist() == [7, 3, 5]
+    assert scores.dtype == np.float32
+    assert scores[1] > 0 and scores[0] == 0 and scores[2] == 0
+
+
+def test_allowed_ids_and_k_limit_results() -> None:
+    index = LexicalIndex(
+        [(1, "mercury waste"), (2, "mercury waste storage"), (3, "mercury storage"), (4, "dental amalgam")]
+    )
+    assert [doc_id for doc_id, _ in index.search("mercury storage", 10)] == [3, 2, 1]
+    assert [doc_id for doc_id, _ in index.search("mercury storage", 10, allowed_ids={1, 4})] == [1]
+    assert len(index.search("mercury storage", 2)) == 2
+    assert index.search("mercury", 0) == []
+
+
+@pytest.mark.parametrize("query", ["", "   ", "!!!", "unknownword", "的"])
+def test_empty_or_unknown_query_returns_nothing(query: str) -> None:
+    index = LexicalIndex([(1, "mercury waste"), (2, "dental amalgam")])
+    assert index.search(query, 5) == []
+    assert not index.score_all(query).any()
+
+
+def test_empty_collection() -> None:
+    index = LexicalIndex([])
+    assert len(index) == 0
+    assert index.search("mercury", 5) == []
+    assert index.score_all("mercury").shape == (0,)
+
+
+def test_duplicate_ids_are_rejected() -> None:
+    with pytest.raises(ValueError, match="unique"):
+        LexicalIndex([(1, "a"), (1, "b")])

@@ -1,0 +1,111 @@
+"""The `matcher rank` contract: one JSON object per need, in input order."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.test_cli import run
+
+ROOT = Path(__file__).parents[1]
+OFFERINGS = ROOT / "catalog" / "data" / "offerings.jsonl"
+DEV_NEEDS = ROOT / "evaluation" / "data" / "dev_needs.jsonl"
+FAKE = {"MATCHER_MULTILINGUAL_ENCODER": "fake", "MATCHER_ENGLISH_ENCODER": "fake"}
+
+
+def write_needs(path: Path, count: int) -> list[str]:
+    rows = [json.loads(line) for line in DEV_NEEDS.read_text(encoding="utf-8").splitlines()][:count]
+    rows.reverse()  # output must follow the file's order, whatever it is
+    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    return [row["id"] for row in rows]
+
+
+def test_rank_contract(tmp_path: Path) -> None:
+    needs = tmp_path / "needs.jsonl"
+    order = write_needs(needs, 5)
+    data_dir = tmp_path / "main-data"
+    result = run(
+        "rank", "--offerings", str(OFFERINGS), "--needs", str(needs), "-k", "7", data_dir=data_dir, **FAKE
+    )
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["need_id"] for line in lines] == order
+    offering_ids = {json.loads(line)["id"] for line in OFFERINGS.read_text(encoding="utf-8").splitlines()}
+    for line in lines:
+        assert set(line) == {"need_id", "vague", "results"}
+        assert isinstance(line["vague"], bool)
+        assert len(line["results"]) == 7
+        scores = [item["score"] for item in line["results"]]
+        assert scores == sorted(scores, reverse=True)
+        for item in line["results"]:
+            assert set(item) == {"offering_id", "score", "explanation"}
+            assert item["offering_id"] in offering_ids
+            assert item["explanation"]["notice"]
+    assert not data_dir.exists(), "rank must not touch the main data folder"
+
+
+def test_rank_writes_out_file(tmp_path: Path) -> None:
+    needs = tmp_path / "needs.jsonl"
+    write_needs(needs, 2)
+    out = tmp_path / "run.jsonl"
+    result = run(
+        "rank",
+        "--offerings",
+        str(OFFERINGS),
+        "--needs",
+        str(needs),
+        "--out",
+        str(out),
+        data_dir=tmp_path / "d",
+        **FAKE,
+    )
+    assert result.stdout == ""
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 2
+
+
+def test_rank_rejects_invalid_rows_before_ranking(tmp_path: Path) -> None:
+    needs = tmp_path / "needs.jsonl"
+    needs.write_text(
+        json.dumps({"id": "n1", "party": "KEN", "title": "t", "description": "d"})
+        + "\n"
+        + json.dumps({"id": "n2", "party": "ATLANTIS", "title": "t", "description": "d", "sectors": ["nope"]})
+        + "\n",
+        encoding="utf-8",
+    )
+    result = run(
+        "rank",
+        "--offerings",
+        str(OFFERINGS),
+        "--needs",
+        str(needs),
+        data_dir=tmp_path / "d",
+        check=False,
+        **FAKE,
+    )
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert f"{needs}:2: sectors: unknown sector code 'nope'" in result.stderr
+    assert f"{needs}:2: party:" in result.stderr
+
+
+@pytest.mark.real_model
+@pytest.mark.slow
+def test_rank_with_the_real_models_gives_ten_results_per_dev_need(tmp_path: Path) -> None:
+    environment = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    result = run(
+        "rank",
+        "--offerings",
+        str(OFFERINGS),
+        "--needs",
+        str(DEV_NEEDS),
+        data_dir=tmp_path / "d",
+        **environment,
+    )
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 58
+    assert all(len(line["results"]) == 10 for line in lines)
+    # Both real encoders contributed to every top result.
+    for line in lines:
+        components = line["results"][0]["explanation"]["components"]
+        assert components["dense_multilingual"] > 0 and components["dense_english"] != 0

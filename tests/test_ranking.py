@@ -1,0 +1,197 @@
+"""The pure ranking engine, with a deterministic fake encoder."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from matcher.domain import OfferingProfile
+from matcher.embeddings.encoders import FakeEncoder
+from matcher.embeddings.index import VectorIndex
+from matcher.ranking import ENGLISH, MULTILINGUAL, NOTICE, RankingEngine, RankingWeights, vector_id
+from matcher.taxonomy import load_taxonomy
+from tests.factories import make_need, make_offering, make_party
+
+TODAY = dt.date(2026, 11, 28)
+ENCODER = FakeEncoder(128)
+
+
+def build_engine(offerings: list[OfferingProfile], weights: RankingWeights | None = None) -> RankingEngine:
+    indexes = {}
+    for role in (MULTILINGUAL, ENGLISH):
+        index = VectorIndex(ENCODER.dimension, encoder_name=ENCODER.name)
+        active = [offering for offering in offerings if offering.active]
+        index.add([vector_id(o.id) for o in active], ENCODER.encode([o.text for o in active]))
+        indexes[role] = index
+    return RankingEngine(
+        offerings=offerings, offering_indexes=indexes, taxonomy=load_taxonomy(), weights=weights
+    )
+
+
+def rank(engine: RankingEngine, need=None, party=None, k: int = 10):
+    need = need or make_need()
+    evidence = engine.tagger.tag(need.text)
+    vectors = {
+        MULTILINGUAL: ENCODER.encode([need.text])[0],
+        ENGLISH: ENCODER.encode([engine.english_query(need, evidence)])[0],
+    }
+    return engine.rank(need, party or make_party(), need_vectors=vectors, k=k, today=TODAY)
+
+
+CATALOG = [
+    make_offering(
+        id="amalgam",
+        provider_id="dental-org",
+        title="Dental amalgam phase-down",
+        description="Training dentists in mercury-free fillings and amalgam separators.",
+        sectors=("dental-amalgam",),
+    ),
+    make_offering(
+        id="gold",
+        provider_id="mining-org",
+        title="Artisanal gold mining without mercury",
+        description="Retorts, gravity concentration and formalisation for artisanal miners.",
+        sectors=("asgm",),
+        assistance_types=("technology", "training"),
+    ),
+    make_offering(
+        id="waste",
+        provider_id="waste-org",
+        title="Mercury waste management",
+        description="Collection, storage and environmentally sound disposal of mercury waste and lamps.",
+        sectors=("waste", "storage"),
+    ),
+]
+
+
+def test_relevant_offering_ranks_first_and_scores_are_ordered() -> None:
+    engine = build_engine(CATALOG)
+    ranking = rank(
+        engine, make_need(title="Dentists", description="Our dentists need training on amalgam separators.")
+    )
+    ids = [result.offering.id for result in ranking.results]
+    assert ids[0] == "amalgam"
+    scores = [result.score for result in ranking.results]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_components_add_up_and_explanation_is_complete() -> None:
+    engine = build_engine(CATALOG)
+    ranking = rank(engine, make_need(sectors=("waste",), budget_usd=1000))
+    for result in ranking.results:
+        assert result.score == pytest.approx(sum(result.components.values()))
+        explanation = result.explanation
+        assert explanation["components"] == pytest.approx(result.components, abs=1e-6)
+        assert explanation["notice"] == NOTICE
+        assert explanation["constraints_passed"] == list(ranking.removed)
+        assert set(explanation["matched"]) == {"sectors", "assistance_types"}
+    waste = next(result for result in ranking.results if result.offering.id == "waste")
+    assert waste.explanation["matched"]["sectors"]["stated"] == ["waste"]
+    assert "waste" in waste.explanation["matched_terms"]
+
+
+def test_k_limits_results_and_ties_break_by_id() -> None:
+    twins = [make_offering(id=f"twin-{n}", provider_id=f"org-{n}") for n in (3, 1, 2)]
+    ranking = rank(build_engine(twins), k=2)
+    assert [result.offering.id for result in ranking.results] == ["twin-1", "twin-2"]
+
+
+def test_ineligible_offerings_are_never_ranked_and_counted() -> None:
+    offerings = [
+        *CATALOG,
+        make_offering(id="latam-only", regions=("grulac",)),
+        make_offering(id="off", active=False),
+    ]
+    ranking = rank(build_engine(offerings))
+    ids = {result.offering.id for result in ranking.results}
+    assert "latam-only" not in ids and "off" not in ids
+    assert ranking.removed["region"] == 1 and ranking.removed["active"] == 1
+    assert ranking.candidates == len(CATALOG)
+
+
+def test_unverified_offering_is_demoted_and_flagged() -> None:
+    same = {
+        "title": "Mercury waste",
+        "description": "Mercury waste collection and disposal.",
+        "sectors": ("waste",),
+    }
+    offerings = [
+        make_offering(id="a-unverified", provider_id="x", verified=False, **same),
+        make_offering(id="b-verified", provider_id="y", **same),
+    ]
+    ranking = rank(build_engine(offerings))
+    assert [result.offering.id for result in ranking.results] == ["b-verified", "a-unverified"]
+    assert ranking.results[1].explanation["unverified"] is True
+    assert ranking.results[1].components["unverified"] < 0
+
+
+def test_budget_outside_the_range_lowers_the_score_and_says_so() -> None:
+    offering = make_offering(id="grant", funding_min_usd=100_000, funding_max_usd=500_000)
+    engine = build_engine([offering])
+    inside = rank(engine, make_need(budget_usd=200_000)).results[0]
+    far_below = rank(engine, make_need(budget_usd=1_000)).results[0]
+    assert inside.explanation["budget"]["fit"] == "within range"
+    assert far_below.explanation["budget"]["fit"] == "below range"
+    assert far_below.score < inside.score
+
+
+def test_one_provider_fills_at_most_four_of_the_top_ten() -> None:
+    crowd = [
+        make_offering(id=f"big-{n:02d}", provider_id="big", description="Help with mercury waste collection.")
+        for n in range(8)
+    ]
+    others = [
+        make_offering(
+            id=f"small-{n}",
+            provider_id=f"small-{n}",
+            description="Dental clinics.",
+            sectors=("dental-amalgam",),
+        )
+        for n in range(8)
+    ]
+    ranking = rank(build_engine(crowd + others), k=10)
+    top = [result.offering.provider_id for result in ranking.results]
+    assert top[:4] == ["big"] * 4  # the best four are all the big provider's
+    assert len(top) == 10
+    assert top.count("big") == 4  # the other four big ones are pushed out of the top ten
+
+
+def test_non_latin_need_gets_lexical_evidence() -> None:
+    """A hybrid must not silently turn dense-only for Cyrillic, Arabic or Chinese text."""
+    offerings = [
+        make_offering(
+            id="ru",
+            provider_id="a",
+            title="Ртуть в стоматологии",
+            description="Стоматологическая амальгама и сепараторы амальгамы для клиник.",
+        ),
+        make_offering(
+            id="ar",
+            provider_id="b",
+            title="تعدين الذهب",
+            description="التعدين الحرفي للذهب بدون زئبق للعمال.",
+        ),
+        make_offering(
+            id="zh", provider_id="c", title="含汞废物", description="含汞废物的收集和无害环境处置。"
+        ),
+    ]
+    engine = build_engine(offerings)
+    for language, text, expected in [
+        ("ru", "Нужны сепараторы амальгамы для стоматологических клиник", "ru"),
+        ("ar", "نحتاج دعما للتعدين الحرفي للذهب", "ar"),
+        ("zh", "我们需要含汞废物处置的帮助", "zh"),
+    ]:
+        ranking = rank(engine, make_need(title=text, description=text, language=language))
+        best = ranking.results[0]
+        assert best.offering.id == expected, language
+        assert best.components["lexical"] > 0, language
+
+
+def test_vector_ids_are_stable_and_distinct() -> None:
+    ids = [vector_id(f"offering-{n}") for n in range(1000)]
+    assert len(set(ids)) == 1000
+    assert all(0 <= value < 2**63 for value in ids)
+    assert vector_id("offering-1") == vector_id("offering-1")
+    assert np.int64(vector_id("x")) >= 0
