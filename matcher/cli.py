@@ -252,7 +252,7 @@ def rank(
 
     from catalog.loaders import ImportRejected, load_files, read_sources
     from matcher.db import create_db_engine, make_session_factory, session_scope, upgrade
-    from matcher.models import Need, Party
+    from matcher.models import Need, Offering, Party
     from matcher.services.engine import need_profile, party_profile
     from matcher.taxonomy import bundled_catalog_dir
 
@@ -276,7 +276,8 @@ def rank(
         service = _matching_service(settings.model_copy(update={"data_dir": Path(scratch)}))
         lines = []
         with session_scope(sessions) as session:
-            _load_with_progress(service, session, len(service.offerings) or 0, "embedding offerings")
+            active = session.scalar(select(func.count()).select_from(Offering).where(Offering.active)) or 0
+            _load_with_progress(service, session, active * len(service.encoders), "embedding offerings")
             from tqdm import tqdm
 
             for need_id in tqdm(order, desc="ranking needs", file=sys.stderr, disable=None):
