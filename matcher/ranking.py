@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
 from matcher.domain import NeedProfile, OfferingProfile, PartyProfile
 from matcher.eligibility import CONSTRAINTS, filter_candidates
@@ -41,32 +40,12 @@ from matcher.embeddings.index import VectorIndex
 from matcher.lexical import LexicalIndex, tokenize
 from matcher.tagging import KeywordTagger, TagEvidence
 from matcher.taxonomy import Taxonomy
+from matcher.weights import RankingWeights
 
 ENGINE_VERSION = "hybrid-1"
 MULTILINGUAL = "multilingual"
 ENGLISH = "english"
 NOTICE = "This is a suggestion for secretariat review, not a decision."
-
-
-class RankingWeights(BaseModel):
-    """Weights of the score's components (see the module docstring). Set them with
-    ``MATCHER_RANKING__<NAME>`` environment variables, e.g. ``MATCHER_RANKING__LEXICAL=0.2``."""
-
-    model_config = ConfigDict(frozen=True)
-
-    dense_multilingual: float = 0.5
-    dense_english: float = 0.3
-    lexical: float = 0.3
-    sector_stated: float = 0.3
-    sector_inferred: float = 0.15
-    type_stated: float = 0.1
-    type_inferred: float = 0.05
-    language: float = 0.03
-    country_focus: float = 0.08
-    generality: float = 0.15
-    unverified: float = 0.3
-    budget: float = 0.05
-    provider_cap: int = 4  # at most this many offerings of one provider in the top 10
 
 
 def vector_id(text_id: str) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from matcher.ranking import RankingWeights
+from matcher.weights import RankingWeights
 
 
 class Settings(BaseSettings):
