@@ -173,3 +173,19 @@ class LexicalIndex:
         positions = np.flatnonzero(candidate)
         order = np.lexsort((self._ids[positions], -scores[positions]))[:k]
         return [(int(self._ids[positions[i]]), float(scores[positions[i]])) for i in order]
+
+
+# A sentence ends at . ! ? (and their Arabic and Chinese forms) followed by space, or right
+# after a Chinese full stop, which takes no space. Abbreviations such as "e.g." may split a
+# sentence in two; for matching sentence pairs that costs nothing.
+_HAN_CHAR = re.compile(f"[{_HAN_RANGES}]")
+_SENTENCE_END = re.compile(r"(?<=[.!?؟;])\s+|(?<=[。！？；])")
+
+
+def sentences(text: str, *, minimum_length: int = 12) -> list[str]:
+    """Split ``text`` into sentences, dropping fragments shorter than ``minimum_length``
+    characters (a Han character counts as three: it carries a word); the whole text when
+    nothing is left."""
+    parts = [part.strip() for part in _SENTENCE_END.split(text)]
+    kept = [part for part in parts if len(part) + 2 * len(_HAN_CHAR.findall(part)) >= minimum_length]
+    return kept or [text.strip()]

@@ -9,14 +9,24 @@ Score of a candidate (higher is better; roughly 0–1.5, not a probability):
     weights.dense_multilingual · cosine(USE need, USE offering)
   + weights.dense_english      · cosine(MiniLM need-in-English, MiniLM offering)
   + weights.lexical            · BM25(need-in-English) / max BM25 over candidates
+  + weights.sentence           · best cosine(USE need sentence, USE offering sentence)
   + weights.sector_stated      · share of the need's stated sectors the offering covers
   + weights.sector_inferred    · share of the inferred-sector evidence the offering covers
   + weights.type_stated / type_inferred  (the same for assistance types)
+  + weights.concept            · cosine of the need's and the offering's code profiles
   + weights.language           · [the offering works in the need's language]
   + weights.country_focus      · [the offering names the Party in its country list]
   + weights.generality         · vagueness of the need × share of sectors the offering covers
   − weights.unverified         · [the offering is unverified]
   − weights.budget             · how far the need's budget lies outside the funding range
+
+The code profile of a need weighs its stated codes 3 and each inferred code by its
+keyword evidence (capped at 3); an offering's profile holds its listed codes plus the codes
+its own description mentions. Comparing the two is a bridge between languages that needs
+no translation: a Spanish need and an English offering meet in the taxonomy's codes.
+
+The sentence component is computed for the ``rerank_depth`` best candidates only (others
+take their whole-text cosine), so its cost does not grow with the catalogue.
 
 "need-in-English" is the need text plus the English labels and definitions of its
 stated and inferred codes: the offerings are written in English, and this is how a
@@ -37,14 +47,16 @@ import numpy as np
 from matcher.domain import NeedProfile, OfferingProfile, PartyProfile
 from matcher.eligibility import CONSTRAINTS, filter_candidates
 from matcher.embeddings.index import VectorIndex
-from matcher.lexical import LexicalIndex, tokenize
+from matcher.lexical import LexicalIndex, sentences, tokenize
 from matcher.tagging import KeywordTagger, TagEvidence
 from matcher.taxonomy import Taxonomy
 from matcher.weights import RankingWeights
 
-ENGINE_VERSION = "hybrid-1"
+ENGINE_VERSION = "hybrid-2"
 MULTILINGUAL = "multilingual"
 ENGLISH = "english"
+SENTENCES = "sentences"  # need_vectors key: one row per need sentence, multilingual encoder
+STATED_STRENGTH = 3.0
 NOTICE = "This is a suggestion for secretariat review, not a decision."
 
 
@@ -97,25 +109,75 @@ class RankingEngine:
         taxonomy: Taxonomy,
         weights: RankingWeights | None = None,
         tagger: KeywordTagger | None = None,
+        offering_sentences: Mapping[str, tuple[Sequence[str], np.ndarray]] | None = None,
         dense_depth: int = 2000,
+        rerank_depth: int = 100,
+        reuse: RankingEngine | None = None,
     ) -> None:
         self.offerings = list(offerings)
         self.position = {offering.id: row for row, offering in enumerate(self.offerings)}
         self.vector_ids = np.array([vector_id(offering.id) for offering in self.offerings], dtype=np.int64)
         self.offering_indexes = dict(offering_indexes)
+        self.offering_sentences = dict(offering_sentences or {})
         self.dense_depth = dense_depth
+        self.rerank_depth = rerank_depth
         self.taxonomy = taxonomy
         self.weights = weights or RankingWeights()
-        self.tagger = tagger or KeywordTagger(taxonomy)
+        self.tagger: KeywordTagger = tagger or (
+            reuse.tagger if reuse is not None else KeywordTagger(taxonomy)
+        )
+        self.codes = [*taxonomy.sectors, *taxonomy.assistance_types]
+        self._code_column = {code: column for column, code in enumerate(self.codes)}
         self.lexical = LexicalIndex([(row, offering.text) for row, offering in enumerate(self.offerings)])
-        self._offering_terms = [
-            set(tokenize(offering.text, remove_stopwords=True)) for offering in self.offerings
-        ]
+        # Per-offering artefacts depend only on the offering's text and codes: reuse them
+        # from the previous engine when one offering changed.
+        previous = reuse._per_offering if reuse is not None else {}
+        self._per_offering: dict[tuple[str, str], tuple[set[str], np.ndarray]] = {}
+        for offering in self.offerings:
+            key = (offering.text, "|".join((*offering.sectors, *offering.assistance_types)))
+            self._per_offering[key] = previous.get(key) or self._offering_artefacts(offering)
+        self._offering_terms = [self._per_offering[self._key(o)][0] for o in self.offerings]
+        self._concepts = (
+            np.vstack([self._per_offering[self._key(o)][1] for o in self.offerings])
+            if self.offerings
+            else np.zeros((0, len(self.codes)), dtype=np.float32)
+        )
         document_frequency: dict[str, int] = {}
         for terms in self._offering_terms:
             for term in terms:
                 document_frequency[term] = document_frequency.get(term, 0) + 1
         self._document_frequency = document_frequency
+
+    @staticmethod
+    def _key(offering: OfferingProfile) -> tuple[str, str]:
+        return (offering.text, "|".join((*offering.sectors, *offering.assistance_types)))
+
+    def _offering_artefacts(self, offering: OfferingProfile) -> tuple[set[str], np.ndarray]:
+        """The offering's distinct content terms and its unit-length code profile."""
+        terms = set(tokenize(offering.text, remove_stopwords=True))
+        evidence = self.tagger.tag(offering.description)
+        profile = np.zeros(len(self.codes), dtype=np.float32)
+        for code in (
+            *offering.sectors,
+            *offering.assistance_types,
+            *evidence.sectors,
+            *evidence.assistance_types,
+        ):
+            if code in self._code_column:
+                profile[self._code_column[code]] = 1.0
+        return terms, _unit(profile)
+
+    def need_concepts(self, need: NeedProfile, evidence: TagEvidence) -> np.ndarray:
+        """The need's unit-length code profile: stated codes weigh 3, inferred ones their evidence."""
+        profile = np.zeros(len(self.codes), dtype=np.float32)
+        for scores in (evidence.sectors, evidence.assistance_types):
+            for code, strength in scores.items():
+                if code in self._code_column:
+                    profile[self._code_column[code]] = min(STATED_STRENGTH, strength)
+        for code in (*need.sectors, *need.assistance_types):
+            if code in self._code_column:
+                profile[self._code_column[code]] = STATED_STRENGTH
+        return _unit(profile)
 
     # ------------------------------------------------------------------ need side
 
@@ -133,6 +195,16 @@ class RankingEngine:
             if entry is not None:
                 glosses.append(f"{entry.label_in('en')}: {entry.definition.get('en', '')}")
         return " ".join([need.text, *glosses])
+
+    def need_texts(self, need: NeedProfile, evidence: TagEvidence | None = None) -> dict[str, list[str]]:
+        """The texts each role embeds for ``need``: one text for the encoder roles, the
+        need's sentences for ``SENTENCES`` (embedded by the multilingual encoder)."""
+        evidence = evidence if evidence is not None else self.tagger.tag(need.text)
+        return {
+            MULTILINGUAL: [need.text],
+            ENGLISH: [self.english_query(need, evidence)],
+            SENTENCES: sentences(need.text),
+        }
 
     def rank(
         self,
@@ -167,26 +239,61 @@ class RankingEngine:
         lexical = lexical_all[rows]
         top = float(lexical.max()) if len(lexical) else 0.0
         lexical_norm = lexical / top if top > 0 else np.zeros_like(lexical)
+        concept = self._concepts[rows] @ self.need_concepts(need, evidence)
 
         specificity = self._specificity(need, evidence)
         ranked = []
         for position, offering in enumerate(candidates):
+            dense_values = {role: float(values[position]) for role, values in dense.items()}
             components = self._components(
                 need,
                 offering,
                 evidence,
                 specificity,
-                {role: float(values[position]) for role, values in dense.items()},
+                dense_values,
                 float(lexical_norm[position]),
+                float(concept[position]),
             )
-            score = sum(components.values())
-            ranked.append(RankedOffering(offering, score, components, {}))
+            # Until the sentence pass, a candidate's best sentence match is approximated
+            # by its whole-text cosine.
+            components["sentence"] = self.weights.sentence * dense_values.get(MULTILINGUAL, 0.0)
+            ranked.append(RankedOffering(offering, sum(components.values()), components, {}))
+        ranked.sort(key=lambda item: (-item.score, item.offering.id))
+        pairs = self._sentence_pass(ranked[: self.rerank_depth], need_vectors.get(SENTENCES), need)
         ranked.sort(key=lambda item: (-item.score, item.offering.id))
         ranked = self._diversify(ranked, k)
         results = ranked[:k]
         for item in results:
-            item.explanation = self._explain(need, item, evidence, english)
+            item.explanation = self._explain(need, item, evidence, english, pairs.get(item.offering.id))
         return Ranking(need.id, results, eligibility.removed, len(candidates), evidence, specificity)
+
+    def _sentence_pass(
+        self, head: Sequence[RankedOffering], need_sentences: np.ndarray | None, need: NeedProfile
+    ) -> dict[str, dict[str, Any]]:
+        """Score ``head`` by its best need-sentence ↔ offering-sentence cosine (in place) and
+        return the best pair per offering, for the explanation."""
+        pairs: dict[str, dict[str, Any]] = {}
+        if need_sentences is None or len(need_sentences) == 0:
+            return pairs
+        need_texts = sentences(need.text)
+        matrix = np.asarray(need_sentences, dtype=np.float32).reshape(len(need_texts), -1)
+        for item in head:
+            stored = self.offering_sentences.get(item.offering.id)
+            if stored is None:
+                continue
+            offering_texts, vectors = stored
+            similarity = matrix @ np.asarray(vectors, dtype=np.float32).T
+            need_row, offering_row = np.unravel_index(int(np.argmax(similarity)), similarity.shape)
+            best = float(similarity[need_row, offering_row])
+            item.score -= item.components["sentence"]
+            item.components["sentence"] = self.weights.sentence * best
+            item.score += item.components["sentence"]
+            pairs[item.offering.id] = {
+                "need": need_texts[int(need_row)],
+                "offering": offering_texts[int(offering_row)],
+                "similarity": round(best, 4),
+            }
+        return pairs
 
     def _dense_scores(self, index: VectorIndex, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Cosine of the need with each candidate row, searched inside the index."""
@@ -217,6 +324,7 @@ class RankingEngine:
         specificity: float,
         dense: Mapping[str, float],
         lexical: float,
+        concept: float,
     ) -> dict[str, float]:
         w = self.weights
         offered_sectors = set(offering.sectors)
@@ -231,6 +339,7 @@ class RankingEngine:
             "type_stated": w.type_stated * _share(need.assistance_types, offered_types),
             "type_inferred": w.type_inferred
             * _weighted_share(evidence.assistance_types, offered_types, exclude=need.assistance_types),
+            "concept": w.concept * concept,
             "language": w.language * _language_fit(need.language, offering.languages),
             "country_focus": w.country_focus * (1.0 if offering.countries else 0.0),
             "generality": w.generality
@@ -244,25 +353,48 @@ class RankingEngine:
         return components
 
     def _diversify(self, ranked: list[RankedOffering], k: int) -> list[RankedOffering]:
-        """Keep at most ``provider_cap`` offerings of one provider in the top ``max(k, 10)``;
-        the rest move down, in order (several programmes of one organisation can all be right)."""
+        """Soft, then hard diversity over the top ``max(k, 10)``.
+
+        Picking greedily, each offering loses ``weights.provider_repeat`` for every offering
+        of its provider already picked (several programmes of one organisation can all be
+        right, so this only breaks near-ties), and no provider gets more than
+        ``weights.provider_cap`` places. The rest follow in score order.
+        """
         window = max(k, 10)
+        penalty = self.weights.provider_repeat
+        remaining = list(ranked)
         kept: list[RankedOffering] = []
-        deferred: list[RankedOffering] = []
         per_provider: dict[str, int] = {}
-        for item in ranked:
-            provider = item.offering.provider_id
-            if len(kept) < window and per_provider.get(provider, 0) >= self.weights.provider_cap:
-                deferred.append(item)
-                continue
-            per_provider[provider] = per_provider.get(provider, 0) + 1
+        while remaining and len(kept) < window:
+            best_index, best_value = -1, -math.inf
+            for index, item in enumerate(remaining):
+                count = per_provider.get(item.offering.provider_id, 0)
+                if count >= self.weights.provider_cap:
+                    continue
+                value = item.score - penalty * count
+                if value > best_value + 1e-12:
+                    best_index, best_value = index, value
+                if penalty == 0 or index > 4 * window:
+                    break
+            if best_index < 0:
+                break
+            item = remaining.pop(best_index)
+            if item.score != best_value:
+                item.components["provider_repeat"] = best_value - item.score
+                item.score = best_value
+            per_provider[item.offering.provider_id] = per_provider.get(item.offering.provider_id, 0) + 1
             kept.append(item)
-        return kept[:window] + deferred + kept[window:]
+        return kept + remaining
 
     # ------------------------------------------------------------------ explanation
 
     def _explain(
-        self, need: NeedProfile, item: RankedOffering, evidence: TagEvidence, english: str
+        self,
+        need: NeedProfile,
+        item: RankedOffering,
+        evidence: TagEvidence,
+        english: str,
+        sentence_pair: dict[str, Any] | None,
     ) -> dict[str, Any]:
         offering = item.offering
         stated_sectors = [code for code in need.sectors if code in offering.sectors]
@@ -284,6 +416,7 @@ class RankingEngine:
                 "assistance_types": {"stated": stated_types, "inferred": inferred_types},
             },
             "matched_terms": self._matching_terms(english, offering.id)[:8],
+            "sentence_pair": sentence_pair,
             "constraints_passed": list(CONSTRAINTS),
             "budget": _budget_note(need.budget_usd, offering.funding_min_usd, offering.funding_max_usd),
             "unverified": not offering.verified,
@@ -296,6 +429,11 @@ class RankingEngine:
         terms = self._offering_terms[self.position[offering_id]]
         shared = [term for term in dict.fromkeys(tokenize(query, remove_stopwords=True)) if term in terms]
         return sorted(shared, key=lambda term: (self._document_frequency.get(term, 0), term))
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
 
 
 def _share(codes: Sequence[str], offered: set[str]) -> float:

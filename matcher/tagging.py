@@ -22,30 +22,36 @@ from matcher.taxonomy import Taxonomy
 _WORD = re.compile(r"\w+", re.UNICODE)
 _ARABIC_MARKS = re.compile(r"[\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED\u0640]")
 _HAN = re.compile(r"[\u3400-\u9fff]")
-# Words too common in this domain to count as evidence on their own.
-_GENERIC_WORDS = frozenset(
+# Function words, dropped from keywords before matching.
+_FUNCTION_WORDS = frozenset(
     [
-        "mercury",
-        "mercure",
-        "mercurio",
-        "ртуть",
-        "ртути",
-        "الزئبق",
         "the",
         "of",
         "and",
+        "for",
+        "in",
+        "on",
+        "to",
+        "a",
+        "an",
         "de",
         "la",
         "le",
         "les",
         "du",
         "des",
+        "d",
+        "l",
         "et",
         "el",
         "los",
         "las",
         "y",
         "en",
+        "del",
+        "al",
+        "para",
+        "con",
     ]
 )
 
@@ -66,6 +72,13 @@ def words(text: str) -> list[str]:
 
 def _stem(word: str) -> str:
     return word if len(word) <= 4 else word[: max(4, len(word) - 2)]
+
+
+# The Convention's own subject: every need mentions it, so a keyword that is only this word
+# says nothing, but inside a phrase ("mercury mine") it is required.
+_DOMAIN_STEMS = frozenset(
+    _stem(word) for word in ("mercury", "mercure", "mercurio", "ртуть", "ртути", "الزئبق")
+)
 
 
 @dataclass(frozen=True)
@@ -96,12 +109,18 @@ class TagEvidence:
 class KeywordTagger:
     """Infers sector and assistance-type codes from text using taxonomy keywords.
 
-    ``window`` bounds how far apart the words of a multi-word keyword may be.
+    ``window`` bounds how many other words may sit between the words of a multi-word
+    keyword. A code's strength counts the distinct places in the text where one of its
+    keywords matched, so the same phrase matched by an English and a French keyword
+    counts once. Keywords are indexed by the stem of their first word, so tagging costs
+    a few dictionary lookups per text word rather than a scan of every keyword.
     """
 
-    def __init__(self, taxonomy: Taxonomy, window: int = 3) -> None:
+    def __init__(self, taxonomy: Taxonomy, window: int = 1) -> None:
         self.window = window
-        self._keywords: list[_Keyword] = []
+        self._by_stem: dict[str, list[_Keyword]] = {}
+        self._han: list[_Keyword] = []
+        seen: set[tuple[str, tuple[str, ...], str | None]] = set()
         for family in ("sectors", "assistance_types"):
             for code in getattr(taxonomy, family).values():
                 # Labels are good keywords too (the form's own wording).
@@ -111,8 +130,14 @@ class KeywordTagger:
                 for language, keywords in sources.items():
                     for keyword in keywords:
                         entry = self._compile(code.code, family, language, keyword)
-                        if entry is not None:
-                            self._keywords.append(entry)
+                        if entry is None or (entry.code, entry.stems, entry.han) in seen:
+                            continue
+                        seen.add((entry.code, entry.stems, entry.han))
+                        if entry.han is not None:
+                            self._han.append(entry)
+                        else:
+                            self._by_stem.setdefault(entry.stems[0], []).append(entry)
+        self._stem_lengths = sorted({len(stem) for stem in self._by_stem})
 
     @staticmethod
     def _compile(code: str, family: str, language: str, keyword: str) -> _Keyword | None:
@@ -121,45 +146,58 @@ class KeywordTagger:
             return None
         if _HAN.search(normalised):
             return _Keyword(code, family, language, keyword, (), normalised.replace(" ", ""))
-        stems = tuple(_stem(word) for word in _WORD.findall(normalised) if word not in _GENERIC_WORDS)
-        if not stems:
+        stems = tuple(_stem(word) for word in _WORD.findall(normalised) if word not in _FUNCTION_WORDS)
+        if not stems or (len(stems) == 1 and stems[0] in _DOMAIN_STEMS):
             return None
         return _Keyword(code, family, language, keyword, stems, None)
 
     def tag(self, text: str) -> TagEvidence:
         normalised = normalise(text)
         text_words = _WORD.findall(normalised)
-        compact = normalised.replace(" ", "")
-        positions: dict[str, list[int]] = {}
         evidence = TagEvidence()
-        seen: set[tuple[str, str]] = set()
-        for keyword in self._keywords:
-            if keyword.han is not None:
-                found = keyword.han in compact
-            else:
-                found = self._words_near(keyword.stems, text_words, positions)
-            if not found or (keyword.code, normalise(keyword.text)) in seen:
-                continue
-            seen.add((keyword.code, normalise(keyword.text)))
-            scores: dict[str, float] = getattr(evidence, keyword.family)
-            scores[keyword.code] = scores.get(keyword.code, 0.0) + 1.0
-            evidence.matched_keywords.setdefault(keyword.code, []).append(keyword.text)
+        places: dict[str, set[int]] = {}
+        for position, word in enumerate(text_words):
+            for length in self._stem_lengths:
+                if length > len(word):
+                    break
+                for keyword in self._by_stem.get(word[:length], ()):
+                    if _stem_matches(keyword.stems[0], word) and self._rest_nearby(
+                        keyword.stems, text_words, position
+                    ):
+                        _record(evidence, places, keyword, position)
+        compact = normalised.replace(" ", "")
+        for keyword in self._han:
+            assert keyword.han is not None
+            found = compact.find(keyword.han)
+            if found >= 0:
+                _record(evidence, places, keyword, -1 - found)
         return evidence
 
-    def _words_near(self, stems: tuple[str, ...], text_words: list[str], cache: dict[str, list[int]]) -> bool:
-        hits: list[list[int]] = []
-        for stem in stems:
-            if stem not in cache:
-                cache[stem] = [i for i, word in enumerate(text_words) if word.startswith(stem)]
-            if not cache[stem]:
-                return False
-            hits.append(cache[stem])
-        if len(hits) == 1:
+    def _rest_nearby(self, stems: tuple[str, ...], text_words: list[str], position: int) -> bool:
+        """The keyword's other words appear, in any order, close around ``position``."""
+        if len(stems) == 1:
             return True
-        span = self.window + len(stems)
-        return any(
-            all(any(abs(p - start) <= span for p in others) for others in hits[1:]) for start in hits[0]
-        )
+        reach = (len(stems) - 1) * (self.window + 1)
+        nearby = text_words[max(0, position - reach) : position + reach + 1]
+        return all(any(_stem_matches(stem, word) for word in nearby) for stem in stems[1:])
+
+
+def _record(evidence: TagEvidence, places: dict[str, set[int]], keyword: _Keyword, position: int) -> None:
+    matched = evidence.matched_keywords.setdefault(keyword.code, [])
+    if keyword.text not in matched:
+        matched.append(keyword.text)
+    spots = places.setdefault(keyword.code, set())
+    if position in spots:
+        return
+    spots.add(position)
+    scores: dict[str, float] = getattr(evidence, keyword.family)
+    scores[keyword.code] = scores.get(keyword.code, 0.0) + 1.0
+
+
+def _stem_matches(stem: str, word: str) -> bool:
+    """A text word matches a keyword stem when it starts with it and adds at most a
+    suffix's worth of letters ("mine" matches "mines" and "mining", not "mineralisation")."""
+    return word.startswith(stem) and len(word) - len(stem) <= 5
 
 
 def merge_codes(*groups: Iterable[str]) -> tuple[str, ...]:

@@ -32,7 +32,10 @@ def test_each_constraint_excludes_its_case() -> None:
 def test_window_bounds_are_inclusive_and_empty_lists_do_not_restrict() -> None:
     party = make_party()
     assert failed_constraint(make_offering(opens=TODAY, closes=TODAY), party, TODAY) is None
-    assert failed_constraint(make_offering(closes=TODAY - dt.timedelta(days=1)), party, TODAY) == "application_window"
+    assert (
+        failed_constraint(make_offering(closes=TODAY - dt.timedelta(days=1)), party, TODAY)
+        == "application_window"
+    )
     unrestricted = make_offering(regions=(), countries=(), eligible_status=())
     assert failed_constraint(unrestricted, party, TODAY) is None
     assert failed_constraint(make_offering(countries=("KEN",)), party, TODAY) is None

@@ -10,7 +10,16 @@ import pytest
 from matcher.domain import OfferingProfile
 from matcher.embeddings.encoders import FakeEncoder
 from matcher.embeddings.index import VectorIndex
-from matcher.ranking import ENGLISH, MULTILINGUAL, NOTICE, RankingEngine, RankingWeights, vector_id
+from matcher.lexical import sentences
+from matcher.ranking import (
+    ENGLISH,
+    MULTILINGUAL,
+    NOTICE,
+    SENTENCES,
+    RankingEngine,
+    RankingWeights,
+    vector_id,
+)
 from matcher.taxonomy import load_taxonomy
 from tests.factories import make_need, make_offering, make_party
 
@@ -25,17 +34,25 @@ def build_engine(offerings: list[OfferingProfile], weights: RankingWeights | Non
         active = [offering for offering in offerings if offering.active]
         index.add([vector_id(o.id) for o in active], ENCODER.encode([o.text for o in active]))
         indexes[role] = index
+    offering_sentences = {
+        o.id: (sentences(o.description), ENCODER.encode(sentences(o.description))) for o in offerings
+    }
     return RankingEngine(
-        offerings=offerings, offering_indexes=indexes, taxonomy=load_taxonomy(), weights=weights
+        offerings=offerings,
+        offering_indexes=indexes,
+        taxonomy=load_taxonomy(),
+        weights=weights,
+        offering_sentences=offering_sentences,
     )
 
 
 def rank(engine: RankingEngine, need=None, party=None, k: int = 10):
     need = need or make_need()
-    evidence = engine.tagger.tag(need.text)
+    texts = engine.need_texts(need)
     vectors = {
-        MULTILINGUAL: ENCODER.encode([need.text])[0],
-        ENGLISH: ENCODER.encode([engine.english_query(need, evidence)])[0],
+        MULTILINGUAL: ENCODER.encode(texts[MULTILINGUAL])[0],
+        ENGLISH: ENCODER.encode(texts[ENGLISH])[0],
+        SENTENCES: ENCODER.encode(texts[SENTENCES]),
     }
     return engine.rank(need, party or make_party(), need_vectors=vectors, k=k, today=TODAY)
 
@@ -187,6 +204,69 @@ def test_non_latin_need_gets_lexical_evidence() -> None:
         best = ranking.results[0]
         assert best.offering.id == expected, language
         assert best.components["lexical"] > 0, language
+
+
+def test_best_sentence_pair_is_explained_and_scored() -> None:
+    offering = make_offering(
+        id="lamps",
+        description="We fund clinics. We collect and recycle used fluorescent lamps. We also train staff.",
+    )
+    engine = build_engine([offering])
+    need = make_need(
+        title="Lamps", description="Our towns need someone to collect and recycle used fluorescent lamps."
+    )
+    result = rank(engine, need).results[0]
+    pair = result.explanation["sentence_pair"]
+    # The fake encoder maps equal texts to equal vectors, so the best pair is the one sharing
+    # the most wording; the component is the weight times that pair's cosine.
+    assert pair["offering"] == "We collect and recycle used fluorescent lamps."
+    assert pair["need"] in sentences(need.text)
+    assert result.components["sentence"] == pytest.approx(
+        RankingWeights().sentence * pair["similarity"], abs=1e-4
+    )
+
+
+def test_code_profiles_bridge_languages() -> None:
+    """A Spanish need with no stated codes meets English offerings through the taxonomy."""
+    offerings = [
+        make_offering(
+            id="dental",
+            provider_id="a",
+            description="Support for clinics phasing down amalgam.",
+            sectors=("dental-amalgam",),
+        ),
+        make_offering(
+            id="mining", provider_id="b", description="Support for small miners.", sectors=("asgm",)
+        ),
+    ]
+    engine = build_engine(offerings)
+    need = make_need(
+        title="Amalgama dental",
+        description="Los dentistas necesitan eliminar gradualmente la amalgama dental.",
+        language="es",
+    )
+    by_id = {result.offering.id: result for result in rank(engine, need).results}
+    assert by_id["dental"].components["concept"] > 0
+    assert by_id["mining"].components["concept"] == 0
+    assert by_id["dental"].score > by_id["mining"].score
+
+
+def test_soft_provider_penalty_lets_a_close_rival_through() -> None:
+    texts = {"description": "Mercury waste collection and disposal.", "sectors": ("waste",)}
+    offerings = [
+        make_offering(id="big-1", provider_id="big", **texts),
+        make_offering(id="big-2", provider_id="big", **texts),
+        make_offering(
+            id="rival", provider_id="small", **{**texts, "description": texts["description"] + " Hi."}
+        ),
+    ]
+    plain = [r.offering.id for r in rank(build_engine(offerings)).results]
+    soft = rank(build_engine(offerings, RankingWeights(provider_repeat=1.0))).results
+    assert plain[:2] == ["big-1", "big-2"]
+    assert [r.offering.id for r in soft][:2] == ["big-1", "rival"]
+    demoted = soft[2]
+    assert demoted.components["provider_repeat"] == pytest.approx(-1.0)
+    assert demoted.score == pytest.approx(sum(demoted.components.values()))
 
 
 def test_vector_ids_are_stable_and_distinct() -> None:

@@ -25,8 +25,17 @@ from sqlalchemy.orm import Session
 from matcher.domain import NeedProfile, OfferingProfile, PartyProfile
 from matcher.embeddings.encoders import Encoder, build_encoder
 from matcher.embeddings.index import IndexLoadError, VectorIndex, fingerprint_rows
+from matcher.lexical import sentences
 from matcher.models import CachedEmbedding, Need, Offering, Party
-from matcher.ranking import ENGLISH, MULTILINGUAL, Ranking, RankingEngine, RankingWeights, vector_id
+from matcher.ranking import (
+    ENGLISH,
+    MULTILINGUAL,
+    SENTENCES,
+    Ranking,
+    RankingEngine,
+    RankingWeights,
+    vector_id,
+)
 from matcher.taxonomy import load_taxonomy
 
 logger = logging.getLogger(__name__)
@@ -189,6 +198,7 @@ class MatchingService:
         self.taxonomy = load_taxonomy()
         self.indexes = OfferingIndexes(directory=index_dir, encoders=self.encoders)
         self.offerings: list[OfferingProfile] = []
+        self.offering_sentences: dict[str, tuple[list[str], np.ndarray]] = {}
         self.engine: RankingEngine | None = None
 
     def load(self, session: Session, progress: Progress | None = None) -> None:
@@ -197,16 +207,30 @@ class MatchingService:
             for row in session.scalars(select(Offering).order_by(Offering.id))
         ]
         self.indexes.load_or_build(session, self.offerings, progress)
+        self.offering_sentences = {}
+        self._embed_sentences(session, [offering for offering in self.offerings if offering.active])
         self._rebuild_engine()
 
+    def _embed_sentences(self, session: Session, offerings: Sequence[OfferingProfile]) -> None:
+        """Sentence vectors of the offerings' descriptions (multilingual encoder, cached)."""
+        encoder = self.encoders.get(MULTILINGUAL)
+        if encoder is None:
+            return
+        split = [sentences(offering.description) for offering in offerings]
+        vectors = embed_cached(session, encoder, [text for texts in split for text in texts])
+        start = 0
+        for offering, texts in zip(offerings, split, strict=True):
+            self.offering_sentences[offering.id] = (texts, vectors[start : start + len(texts)])
+            start += len(texts)
+
     def _rebuild_engine(self) -> None:
-        tagger = self.engine.tagger if self.engine is not None else None
         self.engine = RankingEngine(
             offerings=self.offerings,
             offering_indexes=self.indexes.indexes,
             taxonomy=self.taxonomy,
             weights=self.weights,
-            tagger=tagger,
+            offering_sentences=self.offering_sentences,
+            reuse=self.engine,
         )
 
     def offering_changed(self, session: Session, offering_id: str) -> None:
@@ -218,15 +242,20 @@ class MatchingService:
         self.offerings = [o for o in self.offerings if o.id != offering_id] + [changed]
         self.offerings.sort(key=lambda offering: offering.id)
         self.indexes.apply(session, changed, self.offerings)
+        self.offering_sentences.pop(offering_id, None)
+        if changed.active:
+            self._embed_sentences(session, [changed])
         self._rebuild_engine()
 
     def need_vectors(self, session: Session, need: NeedProfile) -> dict[str, np.ndarray]:
         assert self.engine is not None, "call load() first"
-        evidence = self.engine.tagger.tag(need.text)
-        texts = {MULTILINGUAL: need.text, ENGLISH: self.engine.english_query(need, evidence)}
-        return {
-            role: embed_cached(session, encoder, [texts[role]])[0] for role, encoder in self.encoders.items()
+        texts = self.engine.need_texts(need)
+        vectors = {
+            role: embed_cached(session, encoder, texts[role])[0] for role, encoder in self.encoders.items()
         }
+        if MULTILINGUAL in self.encoders:
+            vectors[SENTENCES] = embed_cached(session, self.encoders[MULTILINGUAL], texts[SENTENCES])
+        return vectors
 
     def rank_need(
         self,

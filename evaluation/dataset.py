@@ -1,0 +1,105 @@
+"""A labelled evaluation set: offerings, needs, graded judgments and parties.
+
+Files use the interchange format (the same validation as ``matcher catalog load``; a bad
+row aborts with ``FILE:LINE: field: message``). Two fields the importer ignores are read
+here because they are labels, never inputs: a need's ``vague`` flag, and the stated
+``sectors``/``assistance_types`` (kept as the tagger's gold standard).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from catalog.loaders import ImportRejected, read_sources
+from catalog.rows import NeedRow, OfferingRow, PartyRow
+from matcher.domain import NeedProfile, OfferingProfile, PartyProfile
+from matcher.taxonomy import bundled_catalog_dir
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+DEFAULT_NEEDS = DATA_DIR / "dev_needs.jsonl"
+DEFAULT_QRELS = DATA_DIR / "dev_qrels.json"
+
+
+def default_offerings() -> Path:
+    return bundled_catalog_dir() / "offerings.jsonl"
+
+
+def default_parties() -> Path:
+    return bundled_catalog_dir() / "parties.csv"
+
+
+@dataclass
+class LabelledSet:
+    offerings: list[OfferingProfile]
+    needs: list[NeedProfile]
+    parties: dict[str, PartyProfile]
+    qrels: dict[str, dict[str, int]]
+    vague: dict[str, bool]
+
+    @property
+    def judged_needs(self) -> list[NeedProfile]:
+        """The needs that have at least one judgment (the ones metrics average over)."""
+        return [need for need in self.needs if self.qrels.get(need.id)]
+
+
+def _read(path: Path, kind: str) -> list:
+    good, _, errors, _ = read_sources([path], kind=kind)  # type: ignore[arg-type]
+    if errors:
+        raise ImportRejected(errors)
+    return [source.row for source in good]
+
+
+def _vague_labels(path: Path) -> dict[str, bool]:
+    """The ``vague`` label of each need (JSON Lines only; absent means not vague)."""
+    labels: dict[str, bool] = {}
+    if path.suffix.lower() not in (".jsonl", ".json"):
+        return labels
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            labels[str(record.get("id"))] = bool(record.get("vague", False))
+    return labels
+
+
+def load_labelled_set(
+    offerings: Path | None = None,
+    needs: Path | None = None,
+    qrels: Path | None = None,
+    parties: Path | None = None,
+) -> LabelledSet:
+    offering_rows: list[OfferingRow] = _read(offerings or default_offerings(), "offerings")
+    need_rows: list[NeedRow] = _read(needs or DEFAULT_NEEDS, "needs")
+    party_rows: list[PartyRow] = _read(parties or default_parties(), "parties")
+    judgments = json.loads((qrels or DEFAULT_QRELS).read_text(encoding="utf-8"))
+    party_profiles = {
+        row.iso3: PartyProfile(
+            iso3=row.iso3, region=row.un_region, status=row.status, ldc=row.ldc, sids=row.sids
+        )
+        for row in party_rows
+    }
+    missing = sorted({row.party for row in need_rows} - set(party_profiles))
+    if missing:
+        raise ValueError(f"needs name parties missing from the party list: {', '.join(missing)}")
+    need_profiles = [
+        NeedProfile(
+            id=row.id,
+            party=row.party,
+            title=row.title,
+            description=row.description,
+            language=row.language,
+            sectors=tuple(row.sectors),
+            assistance_types=tuple(row.assistance_types),
+            budget_usd=row.budget_usd,
+        )
+        for row in need_rows
+    ]
+    labels = _vague_labels(needs or DEFAULT_NEEDS)
+    return LabelledSet(
+        offerings=[OfferingProfile.from_record(row) for row in offering_rows],
+        needs=need_profiles,
+        parties=party_profiles,
+        qrels={str(need): {str(o): int(g) for o, g in grades.items()} for need, grades in judgments.items()},
+        vague={need.id: labels.get(need.id, False) for need in need_profiles},
+    )

@@ -1,0 +1,174 @@
+"""``matcher eval``: every system over one labelled set, in one run, with a report and a chart.
+
+Writes ``quality.md`` (systems side by side, per language, per sector, paired bootstrap
+intervals against the shipped pipeline, the tagger and the vague check) and
+``quality.png`` (per-system and per-language bars) into the output folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from evaluation.dataset import LabelledSet
+from evaluation.metrics import METRICS, mean, paired_bootstrap, per_need
+from evaluation.systems import (
+    Ranker,
+    VectorCache,
+    build_baselines,
+    build_engine,
+    shipped,
+    without_structure,
+)
+from matcher.embeddings.encoders import Encoder
+from matcher.ranking import ENGLISH, MULTILINGUAL
+from matcher.tagging import KeywordTagger
+from matcher.taxonomy import Taxonomy, load_taxonomy
+from matcher.weights import RankingWeights
+
+SHIPPED = "shipped"
+SHIPPED_TEXT_ONLY = "shipped, no structured features"
+
+
+@dataclass
+class SystemResult:
+    name: str
+    rankings: dict[str, list[str]]
+    scores: dict[str, dict[str, float | None]]  # need id -> metric -> value
+
+    def metric(self, name: str, need_ids: Sequence[str] | None = None) -> float:
+        chosen = need_ids if need_ids is not None else list(self.scores)
+        return mean([self.scores[need_id][name] for need_id in chosen if need_id in self.scores])
+
+
+@dataclass
+class QualityRun:
+    data: LabelledSet
+    systems: list[SystemResult]
+    encoders: dict[str, str]
+    date: dt.date
+    extras: dict[str, object] = field(default_factory=dict)
+
+    def system(self, name: str) -> SystemResult:
+        return next(system for system in self.systems if system.name == name)
+
+
+def run_system(name: str, ranker: Ranker, data: LabelledSet) -> SystemResult:
+    rankings = {need.id: ranker(need) for need in data.judged_needs}
+    scores = {need_id: per_need(ranked, data.qrels[need_id]) for need_id, ranked in rankings.items()}
+    return SystemResult(name, rankings, scores)
+
+
+def evaluate(
+    data: LabelledSet,
+    encoders: Mapping[str, Encoder],
+    *,
+    weights: RankingWeights | None = None,
+    cache: VectorCache | None = None,
+    taxonomy: Taxonomy | None = None,
+    today: dt.date | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> QualityRun:
+    """Run every system. ``encoders`` maps the engine roles (``MULTILINGUAL``, ``ENGLISH``) to encoders."""
+    weights = weights or RankingWeights()
+    cache = cache or VectorCache(None)
+    taxonomy = taxonomy or load_taxonomy()
+    today = today or dt.date.today()
+    labels = {role: encoder.name for role, encoder in encoders.items()}
+    dense_encoders = {f"dense {encoder.name}": encoder for role, encoder in sorted(encoders.items())}
+    baselines = build_baselines(data, dense_encoders, cache, taxonomy)
+    systems: list[tuple[str, Ranker]] = [
+        ("random", baselines.random()),
+        ("text-blind", baselines.text_blind()),
+        ("BM25", baselines.bm25_only()),
+        *((label, baselines.dense_only(label)) for label in dense_encoders),
+        ("quick hybrid", baselines.quick_hybrid()),
+        (
+            SHIPPED_TEXT_ONLY,
+            shipped(
+                build_engine(data, encoders, cache, taxonomy, without_structure(weights)),
+                data,
+                encoders,
+                cache,
+                today,
+            ),
+        ),
+        (
+            SHIPPED,
+            shipped(build_engine(data, encoders, cache, taxonomy, weights), data, encoders, cache, today),
+        ),
+    ]
+    results = []
+    for name, ranker in systems:
+        if progress:
+            progress(name)
+        results.append(run_system(name, ranker, data))
+    return QualityRun(data=data, systems=results, encoders=labels, date=today)
+
+
+def summary(run: QualityRun) -> dict[str, dict[str, float]]:
+    return {system.name: {metric: system.metric(metric) for metric in METRICS} for system in run.systems}
+
+
+def by_language(run: QualityRun, system: SystemResult) -> dict[str, float]:
+    languages: dict[str, list[str]] = {}
+    for need in run.data.judged_needs:
+        languages.setdefault(need.language or "?", []).append(need.id)
+    return {language: system.metric("ndcg@10", ids) for language, ids in sorted(languages.items())}
+
+
+def english_ratio(run: QualityRun, system: SystemResult) -> float:
+    english = [n.id for n in run.data.judged_needs if n.language == "en"]
+    other = [n.id for n in run.data.judged_needs if n.language and n.language != "en"]
+    if not english or not other:
+        return float("nan")
+    return system.metric("ndcg@10", other) / system.metric("ndcg@10", english)
+
+
+def intervals(run: QualityRun, metric: str = "ndcg@10") -> dict[str, tuple[float, float, float]]:
+    best = run.system(SHIPPED)
+    out = {}
+    for system in run.systems:
+        if system.name == SHIPPED:
+            continue
+        ids = [
+            i
+            for i in best.scores
+            if best.scores[i][metric] is not None and system.scores[i][metric] is not None
+        ]
+        out[system.name] = paired_bootstrap(
+            [best.scores[i][metric] for i in ids],  # type: ignore[misc]
+            [system.scores[i][metric] for i in ids],  # type: ignore[misc]
+        )
+    return out
+
+
+__all__ = ["ENGLISH", "MULTILINGUAL", "QualityRun", "evaluate", "summary"]
+
+
+def tagger_scores(
+    data: LabelledSet, tagger: KeywordTagger, minimum: float = 1.0
+) -> dict[str, dict[str, float]]:
+    """Micro-averaged precision and recall of the tagger per code family, over the needs that
+    state codes of that family, with the stated codes hidden from it (it only sees the text).
+    ``cross-cutting`` is left out of sectors: it is a catch-all, never a finding."""
+    out = {}
+    for family in ("sectors", "assistance_types"):
+        hits = extra = missed = 0
+        needs = 0
+        for need in data.needs:
+            gold = set(getattr(need, family)) - {"cross-cutting"}
+            if not gold:
+                continue
+            needs += 1
+            found = set(tagger.tag(need.text).codes(family, minimum)) - {"cross-cutting"}
+            hits += len(found & gold)
+            extra += len(found - gold)
+            missed += len(gold - found)
+        out[family] = {
+            "needs": float(needs),
+            "precision": hits / (hits + extra) if hits + extra else 0.0,
+            "recall": hits / (hits + missed) if hits + missed else 0.0,
+        }
+    return out

@@ -1,0 +1,300 @@
+"""The systems the quality report compares, each defined exactly (see issue 7).
+
+Every system maps a need to a ranked list of offering ids. Baselines are written from
+their definitions, independently of the engine's own scoring code, so that the
+comparison means something; the shipped pipeline is the real ``RankingEngine``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+from evaluation.dataset import LabelledSet
+from matcher.domain import NeedProfile, OfferingProfile, PartyProfile
+from matcher.embeddings.encoders import Encoder
+from matcher.embeddings.index import VectorIndex
+from matcher.lexical import sentences
+from matcher.ranking import ENGLISH, MULTILINGUAL, SENTENCES, RankingEngine, vector_id
+from matcher.taxonomy import Taxonomy
+from matcher.weights import RankingWeights
+
+Ranker = Callable[[NeedProfile], list[str]]
+DEPTH = 10
+RRF_K = 60
+STRUCTURED_WEIGHTS = (
+    "concept",
+    "sector_stated",
+    "sector_inferred",
+    "type_stated",
+    "type_inferred",
+    "language",
+    "country_focus",
+    "generality",
+)
+
+
+class VectorCache:
+    """Embeddings of evaluation texts, kept in one ``.npz`` file per encoder under ``directory``
+    so that re-running the report embeds only new text."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory
+        self._vectors: dict[str, dict[str, np.ndarray]] = {}
+
+    def _path(self, encoder: Encoder) -> Path | None:
+        if self.directory is None:
+            return None
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", encoder.name)
+        return self.directory / f"{safe}-{encoder.dimension}.npz"
+
+    def _table(self, encoder: Encoder) -> dict[str, np.ndarray]:
+        if encoder.name not in self._vectors:
+            table: dict[str, np.ndarray] = {}
+            path = self._path(encoder)
+            if path is not None and path.is_file():
+                with np.load(path) as stored:
+                    table = dict(zip(stored["hashes"].tolist(), stored["vectors"], strict=True))
+            self._vectors[encoder.name] = table
+        return self._vectors[encoder.name]
+
+    def embed(self, encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
+        table = self._table(encoder)
+        hashes = [hashlib.sha256(text.encode("utf-8")).hexdigest() for text in texts]
+        missing = list(dict.fromkeys(h for h in hashes if h not in table))
+        if missing:
+            text_of = dict(zip(hashes, texts, strict=True))
+            vectors = encoder.encode([text_of[h] for h in missing])
+            table.update(zip(missing, np.asarray(vectors, dtype=np.float32), strict=True))
+            path = self._path(encoder)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                keys = sorted(table)
+                np.savez(path, hashes=np.array(keys), vectors=np.vstack([table[h] for h in keys]))
+        if not texts:
+            return np.zeros((0, encoder.dimension), dtype=np.float32)
+        return np.vstack([table[h] for h in hashes]).astype(np.float32)
+
+
+def _order(ids: Sequence[str], scores: np.ndarray, depth: int = DEPTH) -> list[str]:
+    """Ids by descending score, ties by id."""
+    order = sorted(range(len(ids)), key=lambda i: (-float(scores[i]), ids[i]))
+    return [ids[i] for i in order[:depth]]
+
+
+# ---------------------------------------------------------------------------- baselines
+
+
+def plain_tokens(text: str) -> list[str]:
+    """Lowercased Unicode ``\\w+`` runs: the BM25 baseline's tokeniser (no stemming, no stop words)."""
+    return re.findall(r"\w+", text.lower())
+
+
+def offering_text(offering: OfferingProfile) -> str:
+    return f"{offering.title} {offering.provider} {offering.description}"
+
+
+def need_text(need: NeedProfile) -> str:
+    return f"{need.title} {need.description}"
+
+
+class PlainBM25:
+    """bm25s with its defaults (k1 1.5, b 0.75) over title + provider + description."""
+
+    def __init__(self, offerings: Sequence[OfferingProfile]) -> None:
+        self.ids = [offering.id for offering in offerings]
+        self.retriever = bm25s.BM25()
+        self.retriever.index([plain_tokens(offering_text(o)) for o in offerings], show_progress=False)
+
+    def scores(self, need: NeedProfile) -> np.ndarray:
+        token_ids = self.retriever.get_tokens_ids(plain_tokens(need_text(need)))
+        if not token_ids:
+            return np.zeros(len(self.ids), dtype=np.float32)
+        return np.asarray(self.retriever.get_scores_from_ids(token_ids), dtype=np.float32)
+
+
+def quick_eligible(offering: OfferingProfile, party: PartyProfile) -> bool:
+    """The quick hybrid's filter: region, status and country lists, and verified only."""
+    if offering.regions and party.region not in offering.regions:
+        return False
+    if offering.eligible_status and party.status not in offering.eligible_status:
+        return False
+    if offering.countries and party.iso3 not in offering.countries:
+        return False
+    return offering.verified
+
+
+class SubstringTagger:
+    """The quick hybrid's tagger: every code one of whose keywords (any language, lowercased)
+    occurs as a substring of the lowercased need title + description."""
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        self.keywords: dict[str, list[tuple[str, list[str]]]] = {}
+        for family in ("sectors", "assistance_types"):
+            entries = []
+            for code in getattr(taxonomy, family).values():
+                words = [
+                    word.lower() for listing in code.keywords.values() for word in listing if word.strip()
+                ]
+                entries.append((code.code, words))
+            self.keywords[family] = entries
+
+    def codes(self, need: NeedProfile, family: str) -> list[str]:
+        stated = need.sectors if family == "sectors" else need.assistance_types
+        if stated:
+            return list(stated)
+        text = need_text(need).lower()
+        return [code for code, words in self.keywords[family] if any(word in text for word in words)]
+
+
+def _share(codes: Sequence[str], offered: Iterable[str]) -> float:
+    if not codes:
+        return 0.0
+    offered_set = set(offered)
+    return sum(1 for code in codes if code in offered_set) / len(codes)
+
+
+@dataclass
+class Baselines:
+    """Everything the baselines share: the data, BM25 and the raw dense similarities."""
+
+    data: LabelledSet
+    bm25: PlainBM25
+    dense: dict[str, np.ndarray]  # encoder label -> (needs × offerings) cosine matrix
+    tagger: SubstringTagger
+    seed: int = 13
+
+    @property
+    def offering_ids(self) -> list[str]:
+        return [offering.id for offering in self.data.offerings]
+
+    def need_row(self, need: NeedProfile) -> int:
+        return next(row for row, item in enumerate(self.data.needs) if item.id == need.id)
+
+    def random(self) -> Ranker:
+        ids = self.offering_ids
+
+        def rank(need: NeedProfile) -> list[str]:
+            digest = hashlib.sha256(f"{self.seed}:{need.id}".encode()).digest()
+            rng = np.random.default_rng(int.from_bytes(digest[:8], "big"))
+            return [ids[i] for i in rng.permutation(len(ids))[:DEPTH]]
+
+        return rank
+
+    def bm25_only(self) -> Ranker:
+        return lambda need: _order(self.offering_ids, self.bm25.scores(need))
+
+    def dense_only(self, label: str) -> Ranker:
+        return lambda need: _order(self.offering_ids, self.dense[label][self.need_row(need)])
+
+    def _tag_bonus(self, need: NeedProfile, offering: OfferingProfile) -> float:
+        sectors = self.tagger.codes(need, "sectors")
+        types = self.tagger.codes(need, "assistance_types")
+        return 0.02 * _share(sectors, offering.sectors) + 0.01 * _share(types, offering.assistance_types)
+
+    def text_blind(self) -> Ranker:
+        def rank(need: NeedProfile) -> list[str]:
+            party = self.data.parties[need.party]
+            kept = [o for o in self.data.offerings if quick_eligible(o, party)]
+            scores = np.array([self._tag_bonus(need, o) for o in kept])
+            return _order([o.id for o in kept], scores)
+
+        return rank
+
+    def quick_hybrid(self) -> Ranker:
+        """Reciprocal rank fusion (k = 60) of BM25 and every dense ranking, then the filter and bonus."""
+
+        def rank(need: NeedProfile) -> list[str]:
+            ids = self.offering_ids
+            row = self.need_row(need)
+            fused = np.zeros(len(ids))
+            for scores in [self.bm25.scores(need), *(matrix[row] for matrix in self.dense.values())]:
+                for position, offering_id in enumerate(_order(ids, scores, depth=len(ids))):
+                    fused[ids.index(offering_id)] += 1.0 / (RRF_K + position + 1)
+            party = self.data.parties[need.party]
+            keep = [i for i, o in enumerate(self.data.offerings) if quick_eligible(o, party)]
+            scores = np.array([fused[i] + self._tag_bonus(need, self.data.offerings[i]) for i in keep])
+            return _order([ids[i] for i in keep], scores)
+
+        return rank
+
+
+def build_baselines(
+    data: LabelledSet, encoders: Mapping[str, Encoder], cache: VectorCache, taxonomy: Taxonomy
+) -> Baselines:
+    """``encoders`` maps a report label (e.g. "MiniLM") to an encoder for the dense-only systems."""
+    dense = {}
+    for label, encoder in encoders.items():
+        offering_vectors = cache.embed(encoder, [offering_text(o) for o in data.offerings])
+        need_vectors = cache.embed(encoder, [need_text(n) for n in data.needs])
+        dense[label] = need_vectors @ offering_vectors.T
+    return Baselines(data=data, bm25=PlainBM25(data.offerings), dense=dense, tagger=SubstringTagger(taxonomy))
+
+
+# ---------------------------------------------------------------------------- shipped pipeline
+
+
+def build_engine(
+    data: LabelledSet,
+    encoders: Mapping[str, Encoder],
+    cache: VectorCache,
+    taxonomy: Taxonomy,
+    weights: RankingWeights,
+) -> RankingEngine:
+    """The real engine over the labelled set's offerings, with in-memory exact indexes."""
+    active = [offering for offering in data.offerings if offering.active]
+    indexes = {}
+    for role, encoder in encoders.items():
+        index = VectorIndex(encoder.dimension, encoder_name=encoder.name)
+        index.add(
+            np.array([vector_id(o.id) for o in active], dtype=np.int64),
+            cache.embed(encoder, [o.text for o in active]),
+        )
+        indexes[role] = index
+    offering_sentences = {}
+    if MULTILINGUAL in encoders:
+        for offering in active:
+            texts = sentences(offering.description)
+            offering_sentences[offering.id] = (texts, cache.embed(encoders[MULTILINGUAL], texts))
+    return RankingEngine(
+        offerings=data.offerings,
+        offering_indexes=indexes,
+        taxonomy=taxonomy,
+        weights=weights,
+        offering_sentences=offering_sentences,
+    )
+
+
+def shipped(
+    engine: RankingEngine,
+    data: LabelledSet,
+    encoders: Mapping[str, Encoder],
+    cache: VectorCache,
+    today: dt.date,
+) -> Ranker:
+    def rank(need: NeedProfile) -> list[str]:
+        texts = engine.need_texts(need)
+        vectors = {role: cache.embed(encoder, texts[role])[0] for role, encoder in encoders.items()}
+        if MULTILINGUAL in encoders:
+            vectors[SENTENCES] = cache.embed(encoders[MULTILINGUAL], texts[SENTENCES])
+        ranking = engine.rank(need, data.parties[need.party], need_vectors=vectors, k=DEPTH, today=today)
+        return [item.offering.id for item in ranking.results]
+
+    return rank
+
+
+def without_structure(weights: RankingWeights) -> RankingWeights:
+    """The shipped weights with every structured (code, language, focus) feature set to zero."""
+    return weights.model_copy(
+        update={name: 0.0 for name in STRUCTURED_WEIGHTS if name in type(weights).model_fields}
+    )
+
+
+ROLES = (MULTILINGUAL, ENGLISH)
