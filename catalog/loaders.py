@@ -291,8 +291,18 @@ def _offering_values(row: OfferingRow) -> dict[str, Any]:
 
 
 def _need_values(row: NeedRow) -> dict[str, Any]:
+    """The row's columns, plus what is understood of its text: the language when the row
+    has none (detected), and the codes it implies that it does not state (inferred)."""
+    from matcher.understanding import default_reader
+
     values = row.model_dump()
     values["party_iso3"] = values.pop("party")
+    reading = default_reader().read(
+        row.title, row.description, row.language, row.sectors, row.assistance_types
+    )
+    values["language"] = reading.language
+    values["inferred_sectors"] = list(reading.inferred_sectors)
+    values["inferred_assistance_types"] = list(reading.inferred_assistance_types)
     return values
 
 

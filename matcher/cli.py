@@ -45,8 +45,9 @@ def _log_to_stderr(verbose: bool = False) -> None:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    # Alembic narrates every migration step at INFO; only problems matter on a terminal.
-    logging.getLogger("alembic").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    # Alembic narrates every migration step at INFO and bm25s sets its own logger to DEBUG.
+    for noisy in ("alembic", "bm25s"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 @app.callback()
@@ -280,17 +281,22 @@ def rank(
             _load_with_progress(service, session, active * len(service.encoders), "embedding offerings")
             from tqdm import tqdm
 
+            from matcher.understanding import default_reader
+
+            reader = default_reader()
             for need_id in tqdm(order, desc="ranking needs", file=sys.stderr, disable=None):
                 need = session.get(Need, need_id)
                 assert need is not None
                 party = session.get(Party, need.party_iso3)
                 assert party is not None
-                ranking = service.rank_need(session, need_profile(need), party_profile(party), k=k)
+                profile = need_profile(need)
+                ranking = service.rank_need(session, profile, party_profile(party), k=k)
+                coaching = reader.assess(profile, ranking.evidence, [item.score for item in ranking.results])
                 lines.append(
                     json.dumps(
                         {
                             "need_id": need_id,
-                            "vague": False,
+                            "vague": coaching.vague,
                             "results": [result.as_result() for result in ranking.results],
                         },
                         ensure_ascii=False,

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from matcher.domain import NeedProfile, OfferingProfile, PartyProfile
-from matcher.eligibility import CONSTRAINTS, filter_candidates
+from matcher.eligibility import CONSTRAINTS, Eligibility, filter_candidates
 from matcher.embeddings.index import VectorIndex
 from matcher.lexical import LexicalIndex, sentences, tokenize
 from matcher.tagging import KeywordTagger, TagEvidence
@@ -89,6 +89,16 @@ class Ranking:
     evidence: TagEvidence
     specificity: float
     engine_version: str = ENGINE_VERSION
+
+
+@dataclass
+class _Scored:
+    ranked: list[RankedOffering]
+    eligibility: Eligibility
+    evidence: TagEvidence
+    specificity: float
+    english: str
+    pairs: dict[str, dict[str, Any]]
 
 
 class RankingEngine:
@@ -219,30 +229,84 @@ class RankingEngine:
         """Rank the offerings eligible for ``party`` against ``need``.
 
         ``need_vectors`` maps an encoder role to the need's vector (the ``ENGLISH`` one
-        embeds ``english_query``). Ties break by offering id.
+        embeds ``english_query``) and ``SENTENCES`` to its sentence vectors. Ties break by
+        offering id.
         """
-        today = today or dt.date.today()
+        scored = self._score(need, party, need_vectors, today or dt.date.today(), evidence)
+        results = self._diversify(scored.ranked, k)[:k]
+        for item in results:
+            item.explanation = self._explain(
+                need, item, scored.evidence, scored.english, scored.pairs.get(item.offering.id)
+            )
+        return Ranking(
+            need.id,
+            results,
+            scored.eligibility.removed,
+            len(scored.eligibility.candidates),
+            scored.evidence,
+            scored.specificity,
+        )
+
+    def score_pair(
+        self,
+        need: NeedProfile,
+        party: PartyProfile,
+        offering_id: str,
+        *,
+        need_vectors: Mapping[str, np.ndarray],
+        today: dt.date | None = None,
+        evidence: TagEvidence | None = None,
+    ) -> RankedOffering | None:
+        """The score and explanation ``offering_id`` gets in ``need``'s ranking (the same
+        numbers ``rank`` gives it, before the diversity step), or None when the offering
+        is not a candidate for ``party``. This is the donor view's building block."""
+        scored = self._score(need, party, need_vectors, today or dt.date.today(), evidence, focus=offering_id)
+        if not scored.ranked:
+            return None
+        item = scored.ranked[0]
+        item.explanation = self._explain(
+            need, item, scored.evidence, scored.english, scored.pairs.get(offering_id)
+        )
+        return item
+
+    def _score(
+        self,
+        need: NeedProfile,
+        party: PartyProfile,
+        need_vectors: Mapping[str, np.ndarray],
+        today: dt.date,
+        evidence: TagEvidence | None,
+        focus: str | None = None,
+    ) -> _Scored:
+        """Score every candidate (or only ``focus``), best first, sentence pass included.
+
+        Lexical scores are normalised by the best BM25 among all candidates even when only
+        ``focus`` is scored, so a pair's score does not depend on which side asked.
+        """
         evidence = evidence if evidence is not None else self.tagger.tag(need.text)
         eligibility = filter_candidates(self.offerings, party, today)
         candidates = eligibility.candidates
+        english = self.english_query(need, evidence)
+        specificity = self._specificity(need, evidence)
+        scored = _Scored([], eligibility, evidence, specificity, english, {})
         if not candidates:
-            return Ranking(need.id, [], eligibility.removed, 0, evidence, 1.0)
+            return scored
         rows = np.array([self.position[offering.id] for offering in candidates])
-
+        lexical = self.lexical.score_all(english)[rows]
+        top = float(lexical.max()) if len(lexical) else 0.0
+        lexical_norm = lexical / top if top > 0 else np.zeros_like(lexical)
+        if focus is not None:
+            keep = [position for position, offering in enumerate(candidates) if offering.id == focus]
+            if not keep:
+                return scored
+            candidates = [candidates[keep[0]]]
+            rows, lexical_norm = rows[keep], lexical_norm[keep]
         dense = {
             role: self._dense_scores(index, need_vectors[role], rows)
             for role, index in self.offering_indexes.items()
             if role in need_vectors
         }
-        english = self.english_query(need, evidence)
-        lexical_all = self.lexical.score_all(english)
-        lexical = lexical_all[rows]
-        top = float(lexical.max()) if len(lexical) else 0.0
-        lexical_norm = lexical / top if top > 0 else np.zeros_like(lexical)
         concept = self._concepts[rows] @ self.need_concepts(need, evidence)
-
-        specificity = self._specificity(need, evidence)
-        ranked = []
         for position, offering in enumerate(candidates):
             dense_values = {role: float(values[position]) for role, values in dense.items()}
             components = self._components(
@@ -257,15 +321,13 @@ class RankingEngine:
             # Until the sentence pass, a candidate's best sentence match is approximated
             # by its whole-text cosine.
             components["sentence"] = self.weights.sentence * dense_values.get(MULTILINGUAL, 0.0)
-            ranked.append(RankedOffering(offering, sum(components.values()), components, {}))
-        ranked.sort(key=lambda item: (-item.score, item.offering.id))
-        pairs = self._sentence_pass(ranked[: self.rerank_depth], need_vectors.get(SENTENCES), need)
-        ranked.sort(key=lambda item: (-item.score, item.offering.id))
-        ranked = self._diversify(ranked, k)
-        results = ranked[:k]
-        for item in results:
-            item.explanation = self._explain(need, item, evidence, english, pairs.get(item.offering.id))
-        return Ranking(need.id, results, eligibility.removed, len(candidates), evidence, specificity)
+            scored.ranked.append(RankedOffering(offering, sum(components.values()), components, {}))
+        scored.ranked.sort(key=lambda item: (-item.score, item.offering.id))
+        scored.pairs = self._sentence_pass(
+            scored.ranked[: self.rerank_depth], need_vectors.get(SENTENCES), need
+        )
+        scored.ranked.sort(key=lambda item: (-item.score, item.offering.id))
+        return scored
 
     def _sentence_pass(
         self, head: Sequence[RankedOffering], need_sentences: np.ndarray | None, need: NeedProfile

@@ -109,3 +109,37 @@ def test_rank_with_the_real_models_gives_ten_results_per_dev_need(tmp_path: Path
     for line in lines:
         components = line["results"][0]["explanation"]["components"]
         assert components["dense_multilingual"] > 0 and components["dense_english"] != 0
+    # The vague check runs on real rankings: the dev set's vague needs are flagged.
+    flagged = {line["need_id"] for line in lines if line["vague"]}
+    labelled = {
+        row["id"]
+        for row in map(json.loads, DEV_NEEDS.read_text(encoding="utf-8").splitlines())
+        if row.get("vague")
+    }
+    assert len(flagged & labelled) >= 0.8 * len(labelled)
+    assert len(flagged - labelled) <= 1
+
+
+def test_french_vague_need_without_language_is_flagged(tmp_path: Path) -> None:
+    needs = tmp_path / "needs.jsonl"
+    rows = [
+        {
+            "id": "fr-vague",
+            "party": "NER",
+            "title": "Besoin d'appui",
+            "description": "Nous manquons de ressources et de capacités pour appliquer la Convention.",
+        },
+        {
+            "id": "en-specific",
+            "party": "KEN",
+            "title": "Amalgam separators",
+            "description": "Our 40 public dental clinics need amalgam separators and dentist training.",
+            "sectors": ["dental-amalgam"],
+        },
+    ]
+    needs.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    result = run(
+        "rank", "--offerings", str(OFFERINGS), "--needs", str(needs), data_dir=tmp_path / "d", **FAKE
+    )
+    vague = {line["need_id"]: line["vague"] for line in map(json.loads, result.stdout.splitlines())}
+    assert vague == {"fr-vague": True, "en-specific": False}

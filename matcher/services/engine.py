@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -23,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from matcher.domain import NeedProfile, OfferingProfile, PartyProfile
+from matcher.eligibility import failed_constraint
 from matcher.embeddings.encoders import Encoder, build_encoder
 from matcher.embeddings.index import IndexLoadError, VectorIndex, fingerprint_rows
 from matcher.lexical import sentences
@@ -36,12 +38,13 @@ from matcher.ranking import (
     RankingWeights,
     vector_id,
 )
-from matcher.taxonomy import load_taxonomy
+from matcher.taxonomy import OPEN_NEED_STATUSES, load_taxonomy
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
 EMBED_BATCH = 32
+NEED_DEPTH = 500  # open needs scored in full by the donor view; more are preselected by meaning
 
 
 def text_hash(text: str) -> str:
@@ -123,31 +126,38 @@ def need_profile(need: Need) -> NeedProfile:
     )
 
 
+@dataclass(frozen=True)
+class IndexedRow:
+    """One row a persisted index holds: its string id and the text embedded for it."""
+
+    id: str
+    text: str
+
+
 @dataclass
-class OfferingIndexes:
-    """One persisted vector index per encoder role, over the active offerings."""
+class RowIndexes:
+    """One persisted vector index per encoder role over a set of rows (the active
+    offerings, or the open needs), stored under ``directory/<kind>-<role>/``."""
 
     directory: Path
     encoders: dict[str, Encoder]
+    kind: str = "offerings"
     indexes: dict[str, VectorIndex] = field(default_factory=dict)
     rebuilt: list[str] = field(default_factory=list)
 
     def role_directory(self, role: str) -> Path:
-        return self.directory / f"offerings-{role}"
+        return self.directory / f"{self.kind}-{role}"
 
-    def fingerprint(self, role: str, offerings: Sequence[OfferingProfile]) -> str:
+    def fingerprint(self, role: str, rows: Sequence[IndexedRow]) -> str:
         name = self.encoders[role].name
-        return fingerprint_rows(
-            (vector_id(o.id), text_hash(f"{name}\n{o.text}")) for o in offerings if o.active
-        )
+        return fingerprint_rows((vector_id(row.id), text_hash(f"{name}\n{row.text}")) for row in rows)
 
     def load_or_build(
-        self, session: Session, offerings: Sequence[OfferingProfile], progress: Progress | None = None
+        self, session: Session, rows: Sequence[IndexedRow], progress: Progress | None = None
     ) -> None:
-        """Load each role's index if it matches the rows; otherwise rebuild and save it."""
-        active = [offering for offering in offerings if offering.active]
+        """Load each role's index if it matches ``rows``; otherwise rebuild and save it."""
         for role, encoder in self.encoders.items():
-            expected = self.fingerprint(role, offerings)
+            expected = self.fingerprint(role, rows)
             try:
                 self.indexes[role] = VectorIndex.load(
                     self.role_directory(role),
@@ -156,28 +166,51 @@ class OfferingIndexes:
                     expected_fingerprint=expected,
                 )
                 if progress:
-                    progress(len(active))
+                    progress(len(rows))
                 continue
             except IndexLoadError as problem:
-                logger.info("rebuilding the %s offering index: %s", role, problem)
-            vectors = embed_cached(session, encoder, [offering.text for offering in active], progress)
+                logger.info("rebuilding the %s %s index: %s", role, self.kind, problem)
+            vectors = embed_cached(session, encoder, [row.text for row in rows], progress)
             index = VectorIndex(encoder.dimension, encoder_name=encoder.name)
-            index.add(np.array([vector_id(offering.id) for offering in active], dtype=np.int64), vectors)
+            index.add(np.array([vector_id(row.id) for row in rows], dtype=np.int64), vectors)
             index.save(self.role_directory(role), fingerprint=expected)
             self.indexes[role] = index
             self.rebuilt.append(role)
 
     def apply(
-        self, session: Session, offering: OfferingProfile, offerings: Sequence[OfferingProfile]
+        self, session: Session, row_id: str, row: IndexedRow | None, rows: Sequence[IndexedRow]
     ) -> None:
-        """Bring every index up to date after one offering was added, changed or deactivated."""
+        """Bring every index up to date after one row was added or changed (``row``) or
+        left the set (``row`` None); ``rows`` is the whole set afterwards."""
         for role, encoder in self.encoders.items():
             index = self.indexes[role]
-            if offering.active:
-                index.add([vector_id(offering.id)], embed_cached(session, encoder, [offering.text]))
+            if row is not None:
+                index.add([vector_id(row.id)], embed_cached(session, encoder, [row.text]))
             else:
-                index.remove([vector_id(offering.id)])
-            index.save(self.role_directory(role), fingerprint=self.fingerprint(role, offerings))
+                index.remove([vector_id(row_id)])
+            index.save(self.role_directory(role), fingerprint=self.fingerprint(role, rows))
+
+
+def open_need_rows(session: Session) -> list[IndexedRow]:
+    needs = session.scalars(select(Need).where(Need.status.in_(OPEN_NEED_STATUSES)).order_by(Need.id))
+    return [IndexedRow(need.id, need_profile(need).text) for need in needs]
+
+
+@dataclass
+class RankedNeed:
+    """One need in the donor view."""
+
+    need_id: str
+    score: float
+    components: dict[str, float]
+    explanation: dict[str, Any]
+
+    def as_result(self) -> dict[str, Any]:
+        return {"need_id": self.need_id, "score": round(self.score, 6), "explanation": self.explanation}
+
+
+def offering_rows(offerings: Sequence[OfferingProfile]) -> list[IndexedRow]:
+    return [IndexedRow(offering.id, offering.text) for offering in offerings if offering.active]
 
 
 class MatchingService:
@@ -196,17 +229,21 @@ class MatchingService:
         self.encoders = dict(encoders)
         self.weights = weights or RankingWeights()
         self.taxonomy = load_taxonomy()
-        self.indexes = OfferingIndexes(directory=index_dir, encoders=self.encoders)
+        self.indexes = RowIndexes(directory=index_dir, encoders=self.encoders, kind="offerings")
         self.offerings: list[OfferingProfile] = []
         self.offering_sentences: dict[str, tuple[list[str], np.ndarray]] = {}
         self.engine: RankingEngine | None = None
+        need_encoders = {MULTILINGUAL: self.encoders[MULTILINGUAL]} if MULTILINGUAL in self.encoders else {}
+        self.need_indexes = RowIndexes(directory=index_dir, encoders=need_encoders, kind="needs")
 
     def load(self, session: Session, progress: Progress | None = None) -> None:
+        """Read the offerings and open needs, and load (or rebuild) their indexes."""
         self.offerings = [
             OfferingProfile.from_record(row)
             for row in session.scalars(select(Offering).order_by(Offering.id))
         ]
-        self.indexes.load_or_build(session, self.offerings, progress)
+        self.indexes.load_or_build(session, offering_rows(self.offerings), progress)
+        self.need_indexes.load_or_build(session, open_need_rows(session))
         self.offering_sentences = {}
         self._embed_sentences(session, [offering for offering in self.offerings if offering.active])
         self._rebuild_engine()
@@ -241,11 +278,81 @@ class MatchingService:
         changed = OfferingProfile.from_record(row)
         self.offerings = [o for o in self.offerings if o.id != offering_id] + [changed]
         self.offerings.sort(key=lambda offering: offering.id)
-        self.indexes.apply(session, changed, self.offerings)
+        self.indexes.apply(
+            session,
+            offering_id,
+            offering_rows([changed])[0] if changed.active else None,
+            offering_rows(self.offerings),
+        )
         self.offering_sentences.pop(offering_id, None)
         if changed.active:
             self._embed_sentences(session, [changed])
         self._rebuild_engine()
+
+    def need_changed(self, session: Session, need_id: str) -> None:
+        """Reflect one created, changed, withdrawn or closed need (call after the write)."""
+        row = session.get(Need, need_id)
+        if row is None:
+            raise KeyError(need_id)
+        is_open = row.status in OPEN_NEED_STATUSES
+        self.need_indexes.apply(
+            session,
+            need_id,
+            IndexedRow(row.id, need_profile(row).text) if is_open else None,
+            open_need_rows(session),
+        )
+
+    def rank_needs_for_offering(
+        self,
+        session: Session,
+        offering_id: str,
+        *,
+        k: int = 10,
+        include_confidential: bool = True,
+        today: dt.date | None = None,
+    ) -> list[RankedNeed]:
+        """The donor view: the open needs ``offering_id`` could serve, best first.
+
+        Each need is scored exactly as the offering scores in that need's own ranking
+        (``RankingEngine.score_pair``), so both views agree; the offering's eligibility
+        rules (region, country, status, window) apply to each need's Party. With more than
+        ``NEED_DEPTH`` open needs, the need index preselects the closest ones by meaning.
+        """
+        assert self.engine is not None, "call load() first"
+        offering = next((o for o in self.offerings if o.id == offering_id), None)
+        if offering is None:
+            raise KeyError(offering_id)
+        if not offering.active:
+            return []
+        query = select(Need).where(Need.status.in_(OPEN_NEED_STATUSES))
+        if not include_confidential:
+            query = query.where(Need.confidential.is_(False))
+        needs = list(session.scalars(query.order_by(Need.id)))
+        if len(needs) > NEED_DEPTH and MULTILINGUAL in self.need_indexes.indexes:
+            index = self.need_indexes.indexes[MULTILINGUAL]
+            vector = embed_cached(session, self.encoders[MULTILINGUAL], [offering.text])
+            allowed = np.array([vector_id(need.id) for need in needs], dtype=np.int64)
+            _, found = index.search(vector, NEED_DEPTH, allowed_ids=allowed)
+            keep = set(found[0][found[0] >= 0].tolist())
+            needs = [need for need in needs if vector_id(need.id) in keep]
+        today = today or dt.date.today()
+        results = []
+        for need in needs:
+            party = session.get(Party, need.party_iso3)
+            if party is None or failed_constraint(offering, party_profile(party), today) is not None:
+                continue
+            profile = need_profile(need)
+            pair = self.engine.score_pair(
+                profile,
+                party_profile(party),
+                offering_id,
+                need_vectors=self.need_vectors(session, profile),
+                today=today,
+            )
+            if pair is not None:
+                results.append(RankedNeed(need.id, pair.score, pair.components, pair.explanation))
+        results.sort(key=lambda item: (-item.score, item.need_id))
+        return results[:k]
 
     def need_vectors(self, session: Session, need: NeedProfile) -> dict[str, np.ndarray]:
         assert self.engine is not None, "call load() first"

@@ -212,7 +212,7 @@ def test_csv_conventions(loaded: sessionmaker[Session], tmp_path: Path) -> None:
         assert need.budget_usd == 2500.5
         assert need.confidential is True
         assert need.deadline is not None and need.deadline.isoformat() == "2027-03-31"
-        assert need.language is None
+        assert need.language == "fr"  # absent in the file, so detected on import ("Titre. Description")
         assert need.status == "submitted"
 
 

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from catalog.loaders import bundled_catalog_files, load_files
 from matcher.db import session_scope
 from matcher.embeddings.encoders import FakeEncoder
-from matcher.models import CachedEmbedding, Offering, Party
-from matcher.ranking import ENGLISH, MULTILINGUAL
-from matcher.services.engine import MatchingService, embed_cached, party_profile
+from matcher.models import CachedEmbedding, Need, Offering, Party
+from matcher.ranking import ENGLISH, MULTILINGUAL, vector_id
+from matcher.services.engine import MatchingService, embed_cached, need_profile, party_profile
 from tests.factories import make_need
 
 TODAY = dt.date(2026, 11, 28)
@@ -137,3 +137,72 @@ def test_added_changed_and_deactivated_offerings_show_in_the_next_ranking(
         restarted = make_service(tmp_path, encoder)
         restarted.load(session)
     assert restarted.indexes.rebuilt == []
+
+
+def _add_need(session: Session, need_id: str, party: str, **fields: object) -> None:
+    values = {
+        "title": "Amalgam separators for dental clinics",
+        "description": "Our dental clinics need amalgam separators and training to phase down amalgam.",
+        "language": "en",
+        **fields,
+    }
+    session.add(Need(id=need_id, party_iso3=party, **values))
+    session.flush()
+
+
+def test_donor_view_respects_eligibility_confidentiality_and_agrees_with_the_need_view(
+    catalog: sessionmaker[Session], tmp_path: Path
+) -> None:
+    encoder = CountingEncoder()
+    with session_scope(catalog) as session:
+        service = make_service(tmp_path, encoder)
+        service.load(session)
+        session.add(
+            Offering(
+                id="amalgam-africa",
+                provider_id="unep",
+                provider="UNEP",
+                title="Amalgam separators for clinics",
+                description="Amalgam separators and dentist training for clinics in Africa.",
+                sectors=["dental-amalgam"],
+                regions=["africa"],
+                eligible_status=["developing"],
+            )
+        )
+        session.flush()
+        service.offering_changed(session, "amalgam-africa")
+        _add_need(session, "n-kenya", "KEN")
+        _add_need(session, "n-kenya-secret", "KEN", confidential=True)
+        _add_need(session, "n-peru", "PER")  # outside the offering's region
+        _add_need(session, "n-kenya-withdrawn", "KEN", status="withdrawn")
+        _add_need(session, "n-kenya-matched", "KEN", status="matched")
+        for need_id in ("n-kenya", "n-kenya-secret", "n-peru", "n-kenya-withdrawn", "n-kenya-matched"):
+            service.need_changed(session, need_id)
+
+        everyone = service.rank_needs_for_offering(session, "amalgam-africa", today=TODAY)
+        assert {result.need_id for result in everyone} == {"n-kenya", "n-kenya-secret"}
+        public = service.rank_needs_for_offering(
+            session, "amalgam-africa", include_confidential=False, today=TODAY
+        )
+        assert [result.need_id for result in public] == ["n-kenya"]
+
+        # The donor view's score is the score the offering gets in the need's own ranking.
+        need = need_profile(session.get(Need, "n-kenya"))
+        forward = service.rank_need(
+            session, need, party_profile(session.get(Party, "KEN")), k=80, today=TODAY
+        )
+        mine = next(item for item in forward.results if item.offering.id == "amalgam-africa")
+        assert public[0].score == pytest.approx(mine.score)
+        assert public[0].explanation["matched"] == mine.explanation["matched"]
+        assert public[0].as_result()["need_id"] == "n-kenya"
+
+        # Open needs are indexed; a withdrawal takes the need out.
+        index = service.need_indexes.indexes[MULTILINGUAL]
+        assert vector_id("n-kenya") in index and vector_id("n-kenya-withdrawn") not in index
+        session.get(Need, "n-kenya").status = "withdrawn"
+        session.flush()
+        service.need_changed(session, "n-kenya")
+        assert vector_id("n-kenya") not in index
+        assert [
+            r.need_id for r in service.rank_needs_for_offering(session, "amalgam-africa", today=TODAY)
+        ] == ["n-kenya-secret"]

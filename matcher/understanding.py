@@ -1,0 +1,222 @@
+"""Understanding a request: its language, the codes it implies, and whether it is too vague.
+
+The secretariat's study of Article 14 requests found Parties writing that they lack
+"resources" or "capacity" without naming equipment, skills, financing or infrastructure.
+``assess`` flags such a need and says, in the need's language, what to add. A vague need
+is still ranked (general-purpose programmes suit it); the flag is advice, not a refusal.
+
+The check (never fed the dev set's ``vague`` labels):
+
+* **no specific subject**: no sector stated, and the sector keywords found in the text
+  (the catch-all ``cross-cutting`` aside) add up to less than ``SPECIFIC_EVIDENCE``;
+* **generic wording**: fewer than ``DETAILED_WORDS`` content words (stop words aside);
+* **no clear leader** (only when a ranking is given): the best proposal's score is less
+  than ``CLEAR_LEAD`` above the tenth one's, on the engine's scale.
+
+A need is vague when it has no specific subject and either of the other two holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from matcher.domain import NeedProfile
+from matcher.language import LanguageDetector, default_detector
+from matcher.lexical import tokenize
+from matcher.tagging import KeywordTagger, TagEvidence
+from matcher.taxonomy import Taxonomy, load_taxonomy
+
+SPECIFIC_EVIDENCE = 2.0
+DETAILED_WORDS = 45
+CLEAR_LEAD = 0.05
+# Sector examples named in the coaching message (all sectors are listed as options).
+EXAMPLE_SECTORS = ("asgm", "products", "waste", "emissions", "contaminated-sites")
+
+
+@dataclass(frozen=True)
+class Coaching:
+    vague: bool
+    reasons: tuple[str, ...] = ()
+    missing: tuple[dict[str, Any], ...] = ()
+    message: str | None = None
+    language: str = "en"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "vague": self.vague,
+            "reasons": list(self.reasons),
+            "missing": [dict(item) for item in self.missing],
+            "message": self.message,
+            "language": self.language,
+        }
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What was understood of one need's text."""
+
+    language: str | None
+    language_detected: bool
+    evidence: TagEvidence = field(repr=False)
+    inferred_sectors: tuple[str, ...]
+    inferred_assistance_types: tuple[str, ...]
+
+
+# Message parts, written for each UN language. {examples} is filled with taxonomy labels.
+_MESSAGES: dict[str, dict[str, str]] = {
+    "en": {
+        "intro": "To find the right partners, please make your request more specific.",
+        "sectors": "Which mercury issue is it about? For example: {examples}.",
+        "assistance_types": "What kind of help do you need? For example: {examples}.",
+        "details": "Say what exactly is lacking (equipment, skills, financing or infrastructure), where, and on what scale.",
+        "budget_usd": "If you can, give an indicative budget in US dollars.",
+    },
+    "fr": {
+        "intro": "Pour trouver les bons partenaires, merci de préciser votre demande.",
+        "sectors": "Quel problème lié au mercure est concerné ? Par exemple : {examples}.",
+        "assistance_types": "De quel type d'aide avez-vous besoin ? Par exemple : {examples}.",
+        "details": "Indiquez ce qui manque précisément (équipements, compétences, financement ou infrastructures), où, et à quelle échelle.",
+        "budget_usd": "Si possible, indiquez un budget estimatif en dollars des États-Unis.",
+    },
+    "es": {
+        "intro": "Para encontrar a los socios adecuados, precise su solicitud.",
+        "sectors": "¿A qué problema relacionado con el mercurio se refiere? Por ejemplo: {examples}.",
+        "assistance_types": "¿Qué tipo de ayuda necesita? Por ejemplo: {examples}.",
+        "details": "Indique qué falta exactamente (equipos, conocimientos, financiación o infraestructura), dónde y en qué escala.",
+        "budget_usd": "Si puede, indique un presupuesto aproximado en dólares estadounidenses.",
+    },
+    "ru": {
+        "intro": "Чтобы найти подходящих партнёров, пожалуйста, уточните запрос.",
+        "sectors": "К какой проблеме, связанной с ртутью, он относится? Например: {examples}.",
+        "assistance_types": "Какая помощь вам нужна? Например: {examples}.",
+        "details": "Укажите, чего именно не хватает (оборудования, навыков, финансирования или инфраструктуры), где и в каком объёме.",
+        "budget_usd": "Если возможно, укажите ориентировочный бюджет в долларах США.",
+    },
+    "ar": {
+        "intro": "للعثور على الشركاء المناسبين، يُرجى توضيح طلبكم بمزيد من التحديد.",
+        "sectors": "ما هي مسألة الزئبق المعنية؟ على سبيل المثال: {examples}.",
+        "assistance_types": "ما نوع المساعدة التي تحتاجونها؟ على سبيل المثال: {examples}.",
+        "details": "اذكروا ما ينقص بالتحديد (المعدات أو المهارات أو التمويل أو البنية التحتية)، وأين، وعلى أي نطاق.",
+        "budget_usd": "إن أمكن، اذكروا ميزانية تقديرية بدولارات الولايات المتحدة.",
+    },
+    "zh": {
+        "intro": "为了找到合适的合作伙伴，请把您的请求写得更具体一些。",
+        "sectors": "涉及哪一类汞问题？例如：{examples}。",
+        "assistance_types": "您需要哪种帮助？例如：{examples}。",
+        "details": "请说明具体缺少什么（设备、技能、资金还是基础设施），在什么地方，规模多大。",
+        "budget_usd": "如有可能，请给出以美元计的预算估计。",
+    },
+}
+_LIST_SEPARATOR = {"zh": "、", "ar": "، "}
+
+
+class RequestReader:
+    """Language detection, tagging and the vague check, sharing one tagger and detector."""
+
+    def __init__(
+        self,
+        taxonomy: Taxonomy | None = None,
+        tagger: KeywordTagger | None = None,
+        detector: LanguageDetector | None = None,
+    ) -> None:
+        self.taxonomy = taxonomy or load_taxonomy()
+        self.tagger = tagger or KeywordTagger(self.taxonomy)
+        self.detector = detector or default_detector()
+
+    def read(
+        self,
+        title: str,
+        description: str,
+        language: str | None = None,
+        sectors: Sequence[str] = (),
+        assistance_types: Sequence[str] = (),
+    ) -> Reading:
+        """Detect the language when absent and infer the codes the Party did not state."""
+        text = f"{title}. {description}"
+        detected = language is None
+        if detected:
+            language = self.detector.detect(text)
+        evidence = self.tagger.tag(text)
+        return Reading(
+            language=language,
+            language_detected=detected,
+            evidence=evidence,
+            inferred_sectors=tuple(c for c in evidence.codes("sectors") if c not in sectors),
+            inferred_assistance_types=tuple(
+                c for c in evidence.codes("assistance_types") if c not in assistance_types
+            ),
+        )
+
+    def assess(
+        self,
+        need: NeedProfile,
+        evidence: TagEvidence | None = None,
+        scores: Sequence[float] | None = None,
+    ) -> Coaching:
+        """The vague check and what to add. ``scores``: the need's ranked scores, best first."""
+        evidence = evidence if evidence is not None else self.tagger.tag(need.text)
+        language = need.language if need.language in _MESSAGES else "en"
+        strength = sum(value for code, value in evidence.sectors.items() if code != "cross-cutting")
+        no_subject = not need.sectors and strength < SPECIFIC_EVIDENCE
+        reasons = []
+        if no_subject:
+            reasons.append("no_specific_subject")
+        if len(tokenize(need.text, remove_stopwords=True)) < DETAILED_WORDS:
+            reasons.append("generic_wording")
+        if scores is not None and len(scores) >= 10 and scores[0] - scores[9] < CLEAR_LEAD:
+            reasons.append("no_clear_leader")
+        vague = no_subject and len(reasons) > 1
+        if not vague:
+            return Coaching(False, tuple(reasons), language=language)
+        missing = self._missing(need, evidence, language, reasons)
+        parts = _MESSAGES[language]
+        lines = [parts["intro"]]
+        separator = _LIST_SEPARATOR.get(language, ", ")
+        for item in missing:
+            template = parts[item["field"]]
+            examples = [
+                option["label"]
+                for option in item.get("options", [])
+                if item["field"] != "sectors" or option["code"] in EXAMPLE_SECTORS
+            ]
+            lines.append(template.format(examples=separator.join(examples)))
+        return Coaching(True, tuple(reasons), tuple(missing), " ".join(lines), language)
+
+    def _missing(
+        self, need: NeedProfile, evidence: TagEvidence, language: str, reasons: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        missing: list[dict[str, Any]] = []
+        if not need.sectors:
+            missing.append(
+                {
+                    "field": "sectors",
+                    "options": [
+                        {"code": code.code, "label": code.label_in(language)}
+                        for code in self.taxonomy.sectors.values()
+                        if code.code != "cross-cutting"
+                    ],
+                }
+            )
+        if not need.assistance_types and not evidence.codes("assistance_types", SPECIFIC_EVIDENCE):
+            missing.append(
+                {
+                    "field": "assistance_types",
+                    "options": [
+                        {"code": code.code, "label": code.label_in(language)}
+                        for code in self.taxonomy.assistance_types.values()
+                    ],
+                }
+            )
+        if "generic_wording" in reasons:
+            missing.append({"field": "details"})
+        if need.budget_usd is None:
+            missing.append({"field": "budget_usd"})
+        return missing
+
+
+@lru_cache(maxsize=1)
+def default_reader() -> RequestReader:
+    return RequestReader()
