@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
-from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from catalog.rows import Kind
 from matcher.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from matcher.services.engine import MatchingService
+    from matcher.services.store import Store
 
 app = typer.Typer(
     help="Minamata Match: pair Parties' assistance needs with programmes that can meet them.",
@@ -34,7 +34,9 @@ catalog_app = typer.Typer(help="Import and export parties, offerings and needs."
 index_app = typer.Typer(help="The vector indexes of the offerings.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(catalog_app, name="catalog")
+keys_app = typer.Typer(help="API keys: create, revoke, list.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
+app.add_typer(keys_app, name="keys")
 
 err = typer.echo
 
@@ -55,24 +57,11 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show deb
     _log_to_stderr(verbose)
 
 
-@dataclass
-class Store:
-    settings: Settings
-    engine: Engine
-    sessions: sessionmaker[Session]
-
-
 def open_store(*, seed: bool = True) -> Store:
     """Engine and session factory on the configured database, migrated (and seeded)."""
-    from catalog.loaders import prepare_database
-    from matcher.db import create_db_engine, make_session_factory
+    from matcher.services.store import open_store as open_configured_store
 
-    settings = get_settings()
-    settings.ensure_data_dir()
-    engine = create_db_engine(settings.resolved_database_url)
-    sessions = make_session_factory(engine)
-    prepare_database(engine, sessions, seed=seed)
-    return Store(settings=settings, engine=engine, sessions=sessions)
+    return open_configured_store(get_settings(), seed=seed)
 
 
 # --------------------------------------------------------------------------- db
@@ -319,24 +308,82 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
-    """Serve the matching service over the bundled catalog (SQLite under MATCHER_DATA_DIR by default).
+    """Serve the HTTP API (OpenAPI at /docs) over the configured store.
 
-    The HTTP API is not built yet: for now this prepares the database (creating,
-    migrating and seeding it) and prints a summary of what it holds.
+    On first start the database is created, migrated and seeded with the bundled
+    catalog, and the vector indexes are built; later starts reuse them. Create a key
+    with `matcher keys create` to call the /v1 routes.
     """
-    from matcher.models import Need, Offering, Party, Provider
+    import uvicorn
+
+    from matcher.api.app import create_app
+
+    settings = get_settings()
+    err(f"serving {settings.resolved_database_url} on http://{host}:{port} (docs at /docs)", err=True)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+# --------------------------------------------------------------------------- keys
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option("--role", help="party, provider, secretariat or admin.")],
+    party: Annotated[str | None, typer.Option("--party", help="ISO3 code (party keys only).")] = None,
+    provider: Annotated[
+        str | None, typer.Option("--provider", help="provider_id (provider keys only).")
+    ] = None,
+    label: Annotated[str | None, typer.Option("--label", help="A note: whose key this is.")] = None,
+) -> None:
+    """Create an API key. Prints the key id, then the key itself alone on the last line.
+
+    The key is shown this once; only a digest of it is stored.
+    """
+    from matcher.db import session_scope
+    from matcher.services.access import ServiceError, create_key
+
+    store = open_store()
+    try:
+        with session_scope(store.sessions) as session:
+            new = create_key(session, role, party=party, provider=provider, label=label)
+    except ServiceError as problem:
+        err(f"error: {problem.message}", err=True)
+        raise typer.Exit(code=2) from None
+    scope = f" for {party.upper()}" if party else f" for {provider}" if provider else ""
+    typer.echo(f"key id: {new.key_id} (role {role}{scope})")
+    typer.echo(new.key)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (not the key).")]) -> None:
+    """Revoke a key: from now on it gets 401. Nothing is deleted."""
+    from matcher.db import session_scope
+    from matcher.services.access import ServiceError, revoke_key
+
+    store = open_store()
+    try:
+        with session_scope(store.sessions) as session:
+            revoke_key(session, key_id)
+    except ServiceError as problem:
+        err(f"error: {problem.message}", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(f"revoked {key_id}")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Key ids, roles, scopes and state; never the keys."""
+    from matcher.services.access import list_keys
 
     store = open_store()
     with store.sessions() as session:
-        for label, model in (
-            ("parties", Party),
-            ("providers", Provider),
-            ("offerings", Offering),
-            ("needs", Need),
-        ):
-            typer.echo(f"{label}: {session.scalar(select(func.count()).select_from(model))}")
-    typer.echo(f"database: {store.settings.resolved_database_url}")
-    err(f"the HTTP API is not built yet; {host}:{port} would be served by a later release", err=True)
+        keys = list_keys(session)
+        if not keys:
+            typer.echo("no keys yet: create one with `matcher keys create --role admin`")
+        for key in keys:
+            scope = key.party_iso3 or key.provider_id or "-"
+            state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+            typer.echo(f"{key.id}\t{key.role}\t{scope}\t{state}\t{key.label or ''}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
-from matcher.taxonomy import MATCH_STATES, NEED_STATUSES, PARTY_STATUSES, PROVIDER_KINDS
+from matcher.taxonomy import API_ROLES, MATCH_STATES, NEED_STATUSES, PARTY_STATUSES, PROVIDER_KINDS
 
 
 def utcnow() -> dt.datetime:
@@ -215,6 +215,30 @@ class AuditEvent(Base):
     entity_id: Mapped[str | None] = mapped_column(String(200))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class ApiKey(Base):
+    """An API key. Only a SHA-256 digest of the secret is stored (keys are long random
+    strings, so a fast digest is enough); ``revoked_at`` ends it, nothing deletes it.
+    ``party_iso3`` scopes a party key, ``provider_id`` a provider key."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        CheckConstraint(_in_list("role", API_ROLES), name="api_key_role_known"),
+        CheckConstraint(
+            "(role = 'party') = (party_iso3 IS NOT NULL) AND (role = 'provider') = (provider_id IS NOT NULL)",
+            name="api_key_scope_matches_role",
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    party_iso3: Mapped[str | None] = mapped_column(ForeignKey("parties.iso3"))
+    provider_id: Mapped[str | None] = mapped_column(String(100))
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class CachedEmbedding(Base):

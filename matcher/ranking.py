@@ -40,6 +40,7 @@ import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -489,8 +490,14 @@ class RankingEngine:
     def _matching_terms(self, query: str, offering_id: str) -> list[str]:
         """Query terms found in the offering's text, rarest (most telling) first."""
         terms = self._offering_terms[self.position[offering_id]]
-        shared = [term for term in dict.fromkeys(tokenize(query, remove_stopwords=True)) if term in terms]
+        shared = [term for term in _content_terms(query) if term in terms]
         return sorted(shared, key=lambda term: (self._document_frequency.get(term, 0), term))
+
+
+@lru_cache(maxsize=256)
+def _content_terms(query: str) -> tuple[str, ...]:
+    """Distinct content terms of a query, in order (cached: every result of one ranking asks)."""
+    return tuple(dict.fromkeys(tokenize(query, remove_stopwords=True)))
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:

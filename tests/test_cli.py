@@ -91,6 +91,12 @@ def test_db_upgrade_reports_revision(tmp_path: Path) -> None:
         ["catalog", "load"],
         ["catalog", "export"],
         ["serve"],
+        ["keys"],
+        ["keys", "create"],
+        ["keys", "revoke"],
+        ["keys", "list"],
+        ["rank"],
+        ["index", "build"],
     ],
 )
 def test_every_command_has_help(tmp_path: Path, command: list[str]) -> None:

@@ -11,12 +11,14 @@ rebuilt from the database, never served.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import faiss
 import numpy as np
@@ -43,6 +45,7 @@ from matcher.taxonomy import OPEN_NEED_STATUSES, load_taxonomy
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
+R = TypeVar("R")
 EMBED_BATCH = 32
 NEED_DEPTH = 500  # open needs scored in full by the donor view; more are preselected by meaning
 
@@ -213,8 +216,21 @@ def offering_rows(offerings: Sequence[OfferingProfile]) -> list[IndexedRow]:
     return [IndexedRow(offering.id, offering.text) for offering in offerings if offering.active]
 
 
+def _locked(method: Callable[..., R]) -> Callable[..., R]:
+    """Run the method under the service's lock: FAISS indexes are changed in place, and a
+    search must never run while an add or remove is half done."""
+
+    @functools.wraps(method)
+    def wrapper(self: MatchingService, *args: Any, **kwargs: Any) -> R:
+        with self.lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class MatchingService:
-    """The engine over the store's current offerings, kept fresh by ``offering_changed``."""
+    """The engine over the store's current offerings and open needs, kept fresh by
+    ``offering_changed`` and ``need_changed``. Safe to share between threads."""
 
     def __init__(
         self,
@@ -226,6 +242,7 @@ class MatchingService:
         # One OpenMP thread: on 2 cores faiss single-query search ran 2-25x slower with two
         # threads than with one (measured; see matcher/embeddings/index.py).
         faiss.omp_set_num_threads(1)
+        self.lock = threading.RLock()
         self.encoders = dict(encoders)
         self.weights = weights or RankingWeights()
         self.taxonomy = load_taxonomy()
@@ -236,6 +253,7 @@ class MatchingService:
         need_encoders = {MULTILINGUAL: self.encoders[MULTILINGUAL]} if MULTILINGUAL in self.encoders else {}
         self.need_indexes = RowIndexes(directory=index_dir, encoders=need_encoders, kind="needs")
 
+    @_locked
     def load(self, session: Session, progress: Progress | None = None) -> None:
         """Read the offerings and open needs, and load (or rebuild) their indexes."""
         self.offerings = [
@@ -270,6 +288,7 @@ class MatchingService:
             reuse=self.engine,
         )
 
+    @_locked
     def offering_changed(self, session: Session, offering_id: str) -> None:
         """Reflect one created, changed or deactivated offering (call after the write)."""
         row = session.get(Offering, offering_id)
@@ -289,6 +308,7 @@ class MatchingService:
             self._embed_sentences(session, [changed])
         self._rebuild_engine()
 
+    @_locked
     def need_changed(self, session: Session, need_id: str) -> None:
         """Reflect one created, changed, withdrawn or closed need (call after the write)."""
         row = session.get(Need, need_id)
@@ -302,6 +322,7 @@ class MatchingService:
             open_need_rows(session),
         )
 
+    @_locked
     def rank_needs_for_offering(
         self,
         session: Session,
@@ -364,6 +385,7 @@ class MatchingService:
             vectors[SENTENCES] = embed_cached(session, self.encoders[MULTILINGUAL], texts[SENTENCES])
         return vectors
 
+    @_locked
     def rank_need(
         self,
         session: Session,

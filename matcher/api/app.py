@@ -1,0 +1,203 @@
+"""The FastAPI application: lifespan, error shape, body-size limit and metrics.
+
+``create_app()`` builds the app over the configured store. On start it migrates and (when
+empty) seeds the database, then loads or rebuilds the vector indexes, so the first
+request is served from a ready engine. ``matcher serve`` runs it with uvicorn.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from matcher.api.routes import keys, needs, offerings, operations, reference
+from matcher.db import session_scope
+from matcher.services.access import ServiceError
+from matcher.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+MAX_BODY_BYTES = 64 * 1024
+
+DESCRIPTION = """
+Minamata Match pairs the assistance **needs** of Parties to the Minamata Convention with
+the **offerings** of donors, agencies, regional centres and partnerships. Every proposal
+is explained, and every proposal is a suggestion for secretariat review, not a decision.
+
+Send an API key as `Authorization: Bearer <key>` (create one with `matcher keys create`).
+`/v1/parties`, `/v1/taxonomy`, `/healthz`, `/readyz` and `/metrics` need no key.
+Every error has the same body: `{"error": {"status", "code", "message", "details": [{"loc", "message"}]}}`.
+"""
+
+
+@dataclass
+class Metrics:
+    registry: CollectorRegistry
+    requests: Counter
+    latency: Histogram
+    offerings: Gauge
+
+
+def _metrics() -> Metrics:
+    registry = CollectorRegistry()
+    return Metrics(
+        registry=registry,
+        requests=Counter(
+            "matcher_http_requests",
+            "HTTP requests by route and status.",
+            ["method", "route", "status"],
+            registry=registry,
+        ),
+        latency=Histogram(
+            "matcher_http_request_seconds",
+            "HTTP request duration by route.",
+            ["method", "route"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=registry,
+        ),
+        offerings=Gauge(
+            "matcher_indexed_offerings", "Active offerings in the vector index.", registry=registry
+        ),
+    )
+
+
+def error_response(
+    status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+) -> JSONResponse:
+    body = {"error": {"status": status, "code": code, "message": message, "details": details or []}}
+    return JSONResponse(body, status_code=status)
+
+
+def _json_path(location: tuple[Any, ...]) -> str:
+    """("body", "sectors", 0) → "body.sectors[0]"."""
+    path = ""
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += ("." if path else "") + str(part)
+    return path or "body"
+
+
+class BodySizeLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, whether or not they declare a length."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(413, "too_large", f"the request body is over {self.limit // 1024} KB")
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from matcher.services.engine import MatchingService, build_encoders
+        from matcher.services.store import open_store
+
+        store = open_store(settings)
+        matching = MatchingService(
+            encoders=build_encoders(settings.multilingual_encoder, settings.english_encoder),
+            index_dir=settings.index_dir,
+            weights=settings.ranking,
+        )
+        with session_scope(store.sessions) as session:
+            matching.load(session)
+        app.state.store = store
+        app.state.matching = matching
+        logger.info("serving %d offerings from %s", len(matching.offerings), settings.resolved_database_url)
+        try:
+            yield
+        finally:
+            store.engine.dispose()
+
+    app = FastAPI(
+        title="Minamata Match",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses={500: {"description": "Unexpected failure (logged)."}},
+    )
+    app.state.metrics = _metrics()
+    for router in (needs.router, offerings.router, reference.router, keys.router, operations.router):
+        app.include_router(router)
+
+    @app.exception_handler(ServiceError)
+    async def service_error(request: Request, problem: ServiceError) -> JSONResponse:
+        return error_response(problem.status, problem.code, problem.message, problem.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, problem: RequestValidationError) -> JSONResponse:
+        errors = problem.errors()
+        if any(error.get("type") == "json_invalid" for error in errors):
+            return error_response(400, "malformed_json", "the request body is not valid JSON")
+        details = [{"loc": _json_path(tuple(error["loc"])), "message": error["msg"]} for error in errors]
+        fields = ", ".join(detail["loc"] for detail in details)
+        return error_response(422, "invalid", f"invalid fields: {fields}", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, problem: StarletteHTTPException) -> JSONResponse:
+        codes = {401: "not_authenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+        message = problem.detail if isinstance(problem.detail, str) else "request refused"
+        if problem.status_code == 404 and message == "Not Found":
+            message = f"no route {request.url.path}"
+        return error_response(problem.status_code, codes.get(problem.status_code, "error"), message)
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        metrics = request.app.state.metrics
+        metrics.requests.labels(request.method, template, str(response.status_code)).inc()
+        metrics.latency.labels(request.method, template).observe(time.perf_counter() - started)
+        matching = getattr(request.app.state, "matching", None)
+        if matching is not None:
+            metrics.offerings.set(sum(1 for offering in matching.offerings if offering.active))
+        return response
+
+    app.add_middleware(BodySizeLimit)
+    return app

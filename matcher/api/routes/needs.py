@@ -1,0 +1,124 @@
+"""/v1/needs: file, read, list, change and withdraw needs; live matches of a need."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, status
+
+from matcher.api.deps import DEFAULT_PAGE, Limit, Offset, PrincipalDep, ServiceDep, SessionDep, errors
+from matcher.api.schemas import (
+    AssistanceType,
+    LanguageCode,
+    MatchesOut,
+    NeedCreate,
+    NeedOut,
+    NeedPage,
+    NeedPatch,
+    NeedStatus,
+    RegionCode,
+    SectorCode,
+)
+from matcher.services import needs as service
+from matcher.services.matches import need_matches
+
+router = APIRouter(prefix="/v1/needs", tags=["needs"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=NeedOut,
+    responses=errors(400, 401, 403, 413, 422),
+    summary="File a need",
+)
+def create_need(body: NeedCreate, session: SessionDep, principal: PrincipalDep, matching: ServiceDep) -> Any:
+    """A party key files for its own Party; the secretariat names the Party in `party`.
+
+    The response carries the detected `language` (when none was given), the `inferred`
+    codes (kept apart from the stated ones) and `coaching` for vague requests, in the
+    need's language. A short text is coached, never refused.
+    """
+    need = service.create_need(session, principal, body.model_dump(exclude_unset=True))
+    session.commit()
+    matching.need_changed(session, need.id)
+    session.commit()
+    return service.need_record(need)
+
+
+@router.get("", response_model=NeedPage, responses=errors(401, 422), summary="List needs")
+def list_needs(
+    session: SessionDep,
+    principal: PrincipalDep,
+    party: str | None = Query(None, description="ISO3 code of the Party."),
+    status_: NeedStatus | None = Query(None, alias="status"),
+    sector: SectorCode | None = Query(None, description="Stated or inferred sector."),
+    assistance_type: AssistanceType | None = Query(None, description="Stated or inferred assistance type."),
+    language: LanguageCode | None = None,
+    region: RegionCode | None = Query(None, description="UN region of the Party."),
+    limit: Limit = DEFAULT_PAGE,
+    offset: Offset = 0,
+) -> Any:
+    """The needs the caller may see, oldest first: a Party sees its own, a provider the open,
+    non-confidential ones, the secretariat all."""
+    filters = service.NeedFilters(party, status_, sector, assistance_type, language, region)
+    page = service.list_needs(session, principal, filters, limit=limit, offset=offset)
+    return page.as_dict([service.need_record(need) for need in page.items])
+
+
+@router.get("/{need_id}", response_model=NeedOut, responses=errors(401, 404), summary="Read a need")
+def get_need(need_id: str, session: SessionDep, principal: PrincipalDep) -> Any:
+    return service.need_record(service.get_need(session, principal, need_id))
+
+
+@router.patch(
+    "/{need_id}",
+    response_model=NeedOut,
+    responses=errors(400, 401, 403, 404, 409, 413, 422),
+    summary="Change a need",
+)
+def update_need(
+    need_id: str, body: NeedPatch, session: SessionDep, principal: PrincipalDep, matching: ServiceDep
+) -> Any:
+    """Only the fields sent change. The owning Party or the secretariat; not once withdrawn or closed."""
+    need = service.update_need(session, principal, need_id, body.model_dump(exclude_unset=True))
+    session.commit()
+    matching.need_changed(session, need.id)
+    session.commit()
+    return service.need_record(need)
+
+
+@router.post(
+    "/{need_id}/withdraw",
+    response_model=NeedOut,
+    responses=errors(401, 403, 404, 409),
+    summary="Withdraw a need",
+)
+def withdraw_need(need_id: str, session: SessionDep, principal: PrincipalDep, matching: ServiceDep) -> Any:
+    """The need leaves every match and the donor view; nothing is deleted."""
+    need = service.withdraw_need(session, principal, need_id)
+    session.commit()
+    matching.need_changed(session, need.id)
+    session.commit()
+    return service.need_record(need)
+
+
+@router.get(
+    "/{need_id}/matches",
+    response_model=MatchesOut,
+    response_model_exclude_none=True,
+    responses=errors(401, 403, 404, 422),
+    summary="Offerings for a need",
+)
+def matches(
+    need_id: str,
+    session: SessionDep,
+    principal: PrincipalDep,
+    matching: ServiceDep,
+    k: int = Query(10, ge=1, le=100, description="Number of results."),
+) -> Any:
+    """Secretariat and admin: a live ranking with explanations. The owning Party: only the
+    proposals the secretariat has accepted. Providers: 403."""
+    result = need_matches(session, matching, principal, need_id, k=k)
+    session.commit()  # embeddings of new text are cached
+    return result

@@ -1,0 +1,279 @@
+"""Request and response bodies of the HTTP API.
+
+Codes are ``Literal`` types built from the taxonomy, so an unknown code is a 422 that lists
+the allowed values, and OpenAPI shows them as enums. Unknown fields in a request body are
+refused (a misspelt field should not be silently dropped).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from matcher.taxonomy import NEED_STATUSES, PARTY_STATUSES, PROVIDER_KINDS, UN_LANGUAGES, load_taxonomy
+
+_TAXONOMY = load_taxonomy()
+# Literal[...] built from data: type checkers cannot follow it, so these are typed as Any.
+SectorCode: Any = Literal.__getitem__(_TAXONOMY.allowed("sectors"))
+AssistanceType: Any = Literal.__getitem__(_TAXONOMY.allowed("assistance_types"))
+RegionCode: Any = Literal.__getitem__(_TAXONOMY.allowed("regions"))
+LanguageCode: Any = Literal.__getitem__(UN_LANGUAGES)
+PartyStatus: Any = Literal.__getitem__(PARTY_STATUSES)
+ProviderKind: Any = Literal.__getitem__(PROVIDER_KINDS)
+NeedStatus: Any = Literal.__getitem__(NEED_STATUSES)
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
+Iso3 = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{3}$")]
+ProviderId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9][a-z0-9._:-]{0,99}$")]
+Money = Annotated[float, Field(ge=0)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+FRENCH_NEED_EXAMPLE: dict[str, Any] = {
+    "title": "Gestion des déchets contenant du mercure",
+    "description": (
+        "Nos hôpitaux remplacent les thermomètres au mercure, mais nous n'avons ni stockage "
+        "provisoire sûr ni filière d'élimination écologiquement rationnelle pour les déchets."
+    ),
+    "sectors": ["waste", "health"],
+    "assistance_types": ["technical-assistance"],
+    "budget_usd": 150000,
+}
+
+
+class NeedCreate(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [FRENCH_NEED_EXAMPLE]})
+
+    party: Iso3 | None = Field(
+        None, description="Required for secretariat and admin keys; a party key sets it."
+    )
+    title: Title
+    description: Description
+    language: LanguageCode | None = Field(None, description="Detected from the text when absent.")
+    sectors: list[SectorCode] = Field(default_factory=list)
+    assistance_types: list[AssistanceType] = Field(default_factory=list)
+    budget_usd: Money | None = None
+    deadline: dt.date | None = None
+    confidential: bool = False
+
+
+class NeedPatch(Strict):
+    """Only the fields sent are changed; ``language: null`` asks for detection again."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"budget_usd": 200000, "sectors": ["waste"]}]})
+
+    title: Title | None = None
+    description: Description | None = None
+    language: LanguageCode | None = None
+    sectors: list[SectorCode] | None = None
+    assistance_types: list[AssistanceType] | None = None
+    budget_usd: Money | None = None
+    deadline: dt.date | None = None
+    confidential: bool | None = None
+
+
+class Inferred(BaseModel):
+    sectors: list[str]
+    assistance_types: list[str]
+
+
+class Coaching(BaseModel):
+    vague: bool
+    reasons: list[str]
+    missing: list[dict[str, Any]] = Field(
+        description="Specifics to add: sectors and assistance types (with options labelled in the "
+        "need's language), details, budget_usd."
+    )
+    message: str | None = Field(description="Advice in the need's language; null when the need is specific.")
+    language: str
+
+
+class NeedOut(BaseModel):
+    id: str
+    party: str
+    title: str
+    description: str
+    language: str | None
+    sectors: list[str]
+    assistance_types: list[str]
+    inferred: Inferred
+    budget_usd: float | None
+    deadline: dt.date | None
+    confidential: bool
+    status: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    coaching: Coaching
+
+
+class PageFields(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None = Field(description="Offset of the next page; null on the last page.")
+
+
+class NeedPage(PageFields):
+    items: list[NeedOut]
+
+
+class OfferingFields(Strict):
+    provider: Title | None = None
+    provider_kind: ProviderKind | None = None
+    title: Title | None = None
+    description: Description | None = None
+    sectors: list[SectorCode] | None = None
+    assistance_types: list[AssistanceType] | None = None
+    regions: list[RegionCode] | None = None
+    eligible_status: list[PartyStatus] | None = None
+    countries: list[Iso3] | None = None
+    languages: list[LanguageCode] | None = None
+    funding_min_usd: Money | None = None
+    funding_max_usd: Money | None = None
+    url: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    verified: bool | None = None
+    active: bool | None = None
+    opens: dt.date | None = None
+    closes: dt.date | None = None
+    capacity: Annotated[int, Field(ge=0)] | None = None
+
+
+class OfferingCreate(OfferingFields):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "provider": "Example Regional Centre",
+                    "title": "Training on mercury waste inventories",
+                    "description": "Two-week courses for customs and environment officers on mercury waste.",
+                    "sectors": ["waste"],
+                    "assistance_types": ["training"],
+                    "regions": ["africa"],
+                    "languages": ["en", "fr"],
+                }
+            ]
+        }
+    )
+
+    provider_id: ProviderId | None = Field(
+        None, description="Required for secretariat keys; a provider key sets it."
+    )
+    provider: Title
+    title: Title
+    description: Description
+
+
+class OfferingPatch(OfferingFields):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"active": False}]})
+
+
+class OfferingOut(BaseModel):
+    id: str
+    provider_id: str
+    provider: str
+    provider_kind: str | None
+    title: str
+    description: str
+    sectors: list[str]
+    assistance_types: list[str]
+    regions: list[str]
+    eligible_status: list[str]
+    countries: list[str]
+    languages: list[str]
+    funding_min_usd: float | None
+    funding_max_usd: float | None
+    url: str | None
+    verified: bool
+    active: bool
+    opens: dt.date | None
+    closes: dt.date | None
+    capacity: int | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class OfferingPage(PageFields):
+    items: list[OfferingOut]
+
+
+class MatchResult(BaseModel):
+    offering_id: str | None = None
+    need_id: str | None = None
+    score: float = Field(description="Higher is better; the engine's own scale.")
+    explanation: dict[str, Any] | None
+    state: str | None = Field(None, description="For a Party: the proposal's state (accepted, introduced).")
+
+
+class MatchesOut(BaseModel):
+    need_id: str | None = None
+    offering_id: str | None = None
+    vague: bool | None = None
+    coaching: Coaching | None = None
+    engine_version: str | None = None
+    candidates: int | None = None
+    removed: dict[str, int] | None = Field(None, description="Offerings each eligibility constraint removed.")
+    results: list[MatchResult]
+
+
+class PartyOut(BaseModel):
+    iso3: str
+    name_en: str
+    name_fr: str | None
+    name_es: str | None
+    un_region: str
+    status: str
+    ldc: bool
+    sids: bool
+
+
+class PartyPage(PageFields):
+    items: list[PartyOut]
+
+
+class KeyCreate(Strict):
+    role: Literal["party", "provider", "secretariat", "admin"]
+    party: Iso3 | None = None
+    provider: ProviderId | None = None
+    label: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class KeyOut(BaseModel):
+    id: str
+    role: str
+    party: str | None
+    provider: str | None
+    label: str | None
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+class NewKeyOut(KeyOut):
+    key: str = Field(description="The secret, shown this once only.")
+
+
+class KeyList(BaseModel):
+    items: list[KeyOut]
+
+
+class ErrorDetail(BaseModel):
+    loc: str = Field(description="Where: the JSON path of the field (body.sectors[0]) or the parameter.")
+    message: str
+
+
+class ErrorBody(BaseModel):
+    status: int
+    code: str
+    message: str
+    details: list[ErrorDetail] = Field(default_factory=list)
+
+
+class ErrorOut(BaseModel):
+    """The one error shape of every route."""
+
+    error: ErrorBody

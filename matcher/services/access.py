@@ -1,0 +1,187 @@
+"""Who is asking (a ``Principal``), API keys, and the errors every service raises.
+
+The HTTP API and the web pages share these: a rule about who may see or change what is
+written once, in the services, never in a route.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from matcher.models import ApiKey, AuditEvent, Party, utcnow
+from matcher.taxonomy import API_ROLES
+
+KEY_PREFIX = "mm"
+_KEY_PATTERN = re.compile(rf"^{KEY_PREFIX}_(?P<id>k[0-9a-f]{{12}})_(?P<secret>[A-Za-z0-9_-]{{20,}})$")
+_PROVIDER_ID = re.compile(r"^[a-z0-9][a-z0-9._:-]{0,99}$")
+
+
+class ServiceError(Exception):
+    """A refusal with an HTTP-like status, a short code and a message for people."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+
+class NotAuthenticated(ServiceError):
+    status, code = 401, "not_authenticated"
+
+
+class Forbidden(ServiceError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(ServiceError):
+    status, code = 404, "not_found"
+
+
+class Conflict(ServiceError):
+    status, code = 409, "conflict"
+
+
+class Invalid(ServiceError):
+    status, code = 422, "invalid"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: a key's id, role and scope."""
+
+    key_id: str
+    role: str
+    party: str | None = None
+    provider: str | None = None
+
+    @property
+    def is_staff(self) -> bool:
+        """Secretariat and admin see and may change everything (admin also manages keys)."""
+        return self.role in ("secretariat", "admin")
+
+    @property
+    def actor(self) -> str:
+        return f"key:{self.key_id}"
+
+
+SYSTEM = Principal(key_id="system", role="admin")
+
+
+def audit(
+    session: Session,
+    principal: Principal,
+    action: str,
+    entity_type: str,
+    entity_id: str | None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Append one audit event in the caller's transaction."""
+    session.add(
+        AuditEvent(
+            actor=principal.actor,
+            actor_role=principal.role,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            before=before,
+            after=after,
+        )
+    )
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewKey:
+    key_id: str
+    key: str
+
+
+def create_key(
+    session: Session,
+    role: str,
+    *,
+    party: str | None = None,
+    provider: str | None = None,
+    label: str | None = None,
+    actor: Principal = SYSTEM,
+) -> NewKey:
+    """Create a key; the secret is returned once and only its digest is stored."""
+    if role not in API_ROLES:
+        raise Invalid(f"unknown role {role!r}; allowed: {', '.join(API_ROLES)}")
+    if (role == "party") != (party is not None):
+        raise Invalid("a party key needs --party ISO3, and only a party key takes one")
+    if (role == "provider") != (provider is not None):
+        raise Invalid("a provider key needs --provider PROVIDER_ID, and only a provider key takes one")
+    if party is not None:
+        party = party.upper()
+        if session.get(Party, party) is None:
+            raise Invalid(f"unknown party {party!r}: it is not in the parties list")
+    if provider is not None and not _PROVIDER_ID.match(provider):
+        raise Invalid(f"provider id {provider!r} must be lower-case letters, digits and . _ : -")
+    key_id = "k" + secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    full = f"{KEY_PREFIX}_{key_id}_{secret}"
+    session.add(
+        ApiKey(
+            id=key_id,
+            role=role,
+            party_iso3=party,
+            provider_id=provider,
+            secret_sha256=_digest(full),
+            label=label,
+        )
+    )
+    audit(
+        session,
+        actor,
+        "key.create",
+        "api_key",
+        key_id,
+        after={"role": role, "party": party, "provider": provider},
+    )
+    return NewKey(key_id, full)
+
+
+def revoke_key(session: Session, key_id: str, actor: Principal = SYSTEM) -> ApiKey:
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(f"no key {key_id!r}")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        audit(session, actor, "key.revoke", "api_key", key_id)
+    return key
+
+
+def list_keys(session: Session) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)))
+
+
+def authenticate(session: Session, token: str | None) -> Principal:
+    """The principal of a bearer token; ``NotAuthenticated`` for a missing, malformed,
+    unknown or revoked key. The digest comparison takes constant time."""
+    if not token:
+        raise NotAuthenticated("send an API key as 'Authorization: Bearer <key>'")
+    match = _KEY_PATTERN.match(token.strip())
+    key = session.get(ApiKey, match.group("id")) if match else None
+    expected = key.secret_sha256 if key is not None else _digest("no such key")
+    valid = hmac.compare_digest(_digest(token.strip()), expected) and key is not None
+    if not valid or key is None:
+        raise NotAuthenticated("the API key is not valid")
+    if key.revoked_at is not None:
+        raise NotAuthenticated("the API key has been revoked")
+    return Principal(key_id=key.id, role=key.role, party=key.party_iso3, provider=key.provider_id)

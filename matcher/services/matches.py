@@ -1,0 +1,94 @@
+"""Live matches, both ways, with the rules on who sees what.
+
+* need → offerings: the secretariat and admin get a live ranking with explanations; the
+  owning Party gets only the proposals the secretariat accepted (or introduced);
+* offering → needs (the donor view): the secretariat and admin see every open need; the
+  offering's own provider sees open, non-confidential needs; nobody else.
+
+Withdrawn needs and inactive offerings never appear in results.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from matcher.models import Match, Offering, Party
+from matcher.services.access import Forbidden, Principal
+from matcher.services.engine import MatchingService, need_profile, party_profile
+from matcher.services.needs import coaching_for, get_need
+from matcher.services.offerings import get_offering
+
+VISIBLE_TO_OWNERS = ("accepted", "introduced")
+
+
+def need_matches(
+    session: Session,
+    service: MatchingService,
+    principal: Principal,
+    need_id: str,
+    *,
+    k: int = 10,
+    today: dt.date | None = None,
+) -> dict[str, Any]:
+    need = get_need(session, principal, need_id)
+    if principal.is_staff:
+        party = session.get(Party, need.party_iso3)
+        assert party is not None
+        ranking = service.rank_need(session, need_profile(need), party_profile(party), k=k, today=today)
+        coaching = coaching_for(need, [item.score for item in ranking.results])
+        return {
+            "need_id": need.id,
+            "vague": coaching.vague,
+            "coaching": coaching.as_dict(),
+            "engine_version": ranking.engine_version,
+            "candidates": ranking.candidates,
+            "removed": ranking.removed,
+            "results": [item.as_result() for item in ranking.results],
+        }
+    if principal.role == "party":  # get_need let it through, so the need is its own
+        rows = session.execute(
+            select(Match)
+            .join(Offering, Offering.id == Match.offering_id)
+            .where(Match.need_id == need.id, Match.state.in_(VISIBLE_TO_OWNERS), Offering.active.is_(True))
+            .order_by(Match.score.desc(), Match.offering_id)
+            .limit(k)
+        ).scalars()
+        return {
+            "need_id": need.id,
+            "results": [
+                {
+                    "offering_id": match.offering_id,
+                    "score": match.score,
+                    "explanation": match.explanation,
+                    "state": match.state,
+                }
+                for match in rows
+            ],
+        }
+    raise Forbidden("providers see needs through their offerings' matches")
+
+
+def offering_matches(
+    session: Session,
+    service: MatchingService,
+    principal: Principal,
+    offering_id: str,
+    *,
+    k: int = 10,
+    today: dt.date | None = None,
+) -> dict[str, Any]:
+    offering = get_offering(session, principal, offering_id)
+    if principal.is_staff:
+        include_confidential = True
+    elif principal.role == "provider" and principal.provider == offering.provider_id:
+        include_confidential = False
+    else:
+        raise Forbidden("only the offering's provider or the secretariat can see its matching needs")
+    results = service.rank_needs_for_offering(
+        session, offering.id, k=k, include_confidential=include_confidential, today=today
+    )
+    return {"offering_id": offering.id, "results": [item.as_result() for item in results]}

@@ -1,0 +1,245 @@
+"""Needs: who may see, file, change and withdraw them, and how they look to callers.
+
+* secretariat and admin: every need; they file needs on behalf of a Party;
+* party: its own needs only (any other need is "not found", so existence never leaks);
+* provider: open (``submitted``, ``in_review``), non-confidential needs, read only.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import String, and_, cast, false, or_, select
+from sqlalchemy.orm import Session
+
+from matcher.models import Need, Party
+from matcher.services.access import Conflict, Forbidden, Invalid, NotFound, Principal, audit
+from matcher.services.engine import need_profile
+from matcher.services.paging import Page, paginate
+from matcher.taxonomy import OPEN_NEED_STATUSES
+from matcher.understanding import Coaching, default_reader
+
+EDITABLE = (
+    "title",
+    "description",
+    "language",
+    "sectors",
+    "assistance_types",
+    "budget_usd",
+    "deadline",
+    "confidential",
+)
+FINAL_STATUSES = ("withdrawn", "closed")
+
+
+def can_see(principal: Principal, need: Need) -> bool:
+    if principal.is_staff:
+        return True
+    if principal.role == "party":
+        return need.party_iso3 == principal.party
+    if principal.role == "provider":
+        return need.status in OPEN_NEED_STATUSES and not need.confidential
+    return False
+
+
+def _visible(principal: Principal) -> Any:
+    """The visibility rule as a query condition."""
+    if principal.is_staff:
+        return True
+    if principal.role == "party":
+        return Need.party_iso3 == principal.party
+    if principal.role == "provider":
+        return and_(Need.status.in_(OPEN_NEED_STATUSES), Need.confidential.is_(False))
+    return false()
+
+
+def get_need(session: Session, principal: Principal, need_id: str) -> Need:
+    need = session.get(Need, need_id)
+    if need is None or not can_see(principal, need):
+        raise NotFound(f"no need {need_id!r}")
+    return need
+
+
+@dataclass(frozen=True)
+class NeedFilters:
+    party: str | None = None
+    status: str | None = None
+    sector: str | None = None
+    assistance_type: str | None = None
+    language: str | None = None
+    region: str | None = None
+
+
+def _has_code(column: Any, code: str) -> Any:
+    """The JSON list ``column`` holds ``code`` (codes are a controlled vocabulary, so the
+    quoted form cannot occur inside another code)."""
+    return cast(column, String).like(f'%"{code}"%')
+
+
+def list_needs(
+    session: Session, principal: Principal, filters: NeedFilters, *, limit: int, offset: int
+) -> Page[Need]:
+    """Visible needs, oldest first. ``sector`` and ``assistance_type`` match stated or inferred codes."""
+    query = select(Need).where(_visible(principal))
+    if filters.party:
+        query = query.where(Need.party_iso3 == filters.party.upper())
+    if filters.status:
+        query = query.where(Need.status == filters.status)
+    if filters.language:
+        query = query.where(Need.language == filters.language)
+    if filters.sector:
+        query = query.where(
+            or_(_has_code(Need.sectors, filters.sector), _has_code(Need.inferred_sectors, filters.sector))
+        )
+    if filters.assistance_type:
+        code = filters.assistance_type
+        query = query.where(
+            or_(_has_code(Need.assistance_types, code), _has_code(Need.inferred_assistance_types, code))
+        )
+    if filters.region:
+        query = query.join(Party, Party.iso3 == Need.party_iso3).where(Party.un_region == filters.region)
+    return paginate(session, query.order_by(Need.created_at, Need.id), limit, offset)
+
+
+def _understand(need: Need) -> None:
+    """Fill the detected language (when none is given) and the inferred codes."""
+    reading = default_reader().read(
+        need.title, need.description, need.language, need.sectors or [], need.assistance_types or []
+    )
+    need.language = reading.language
+    need.inferred_sectors = list(reading.inferred_sectors)
+    need.inferred_assistance_types = list(reading.inferred_assistance_types)
+
+
+def snapshot(need: Need) -> dict[str, Any]:
+    """The need's fields as JSON-ready values (for audit events)."""
+    return {
+        "party": need.party_iso3,
+        **{name: _plain(getattr(need, name)) for name in EDITABLE},
+        "status": need.status,
+    }
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def create_need(session: Session, principal: Principal, data: Mapping[str, Any]) -> Need:
+    """File a need. A party key files for its own Party; staff name the Party in ``party``."""
+    if principal.role == "party":
+        party = principal.party
+        if data.get("party") and str(data["party"]).upper() != party:
+            raise Forbidden("a party key files needs for its own Party only")
+    elif principal.is_staff:
+        if not data.get("party"):
+            raise Invalid(
+                "name the Party the need is filed for",
+                [{"loc": "body.party", "message": "required when the secretariat files a need"}],
+            )
+        party = str(data["party"]).upper()
+        if session.get(Party, party) is None:
+            raise Invalid(
+                f"unknown party {party!r}", [{"loc": "body.party", "message": "not in the parties list"}]
+            )
+    else:
+        raise Forbidden("only a Party or the secretariat can file a need")
+    need = Need(id=f"need-{secrets.token_hex(6)}", party_iso3=party, status="submitted")
+    for name in EDITABLE:
+        if name in data:
+            setattr(need, name, data[name])
+    need.sectors = need.sectors or []
+    need.assistance_types = need.assistance_types or []
+    need.confidential = bool(need.confidential)
+    _understand(need)
+    session.add(need)
+    session.flush()
+    audit(session, principal, "need.create", "need", need.id, after=snapshot(need))
+    return need
+
+
+def _check_can_change(principal: Principal, need: Need) -> None:
+    if principal.role == "provider":
+        raise Forbidden("providers read needs; only the Party or the secretariat can change them")
+    if not (principal.is_staff or need.party_iso3 == principal.party):
+        raise NotFound(f"no need {need.id!r}")
+    if need.status in FINAL_STATUSES:
+        raise Conflict(f"the need is {need.status}; it can no longer change")
+
+
+def update_need(session: Session, principal: Principal, need_id: str, changes: Mapping[str, Any]) -> Need:
+    need = get_need(session, principal, need_id)
+    _check_can_change(principal, need)
+    before = snapshot(need)
+    for name, value in changes.items():
+        if name not in EDITABLE:
+            raise Invalid(
+                f"{name} cannot be changed here", [{"loc": f"body.{name}", "message": "not editable"}]
+            )
+        if name in ("sectors", "assistance_types") and value is None:
+            value = []
+        setattr(need, name, value)
+    _understand(need)
+    session.flush()
+    after = snapshot(need)
+    if after != before:
+        changed = [name for name in after if after[name] != before[name]]
+        audit(
+            session,
+            principal,
+            "need.update",
+            "need",
+            need.id,
+            before={name: before[name] for name in changed},
+            after={name: after[name] for name in changed},
+        )
+    return need
+
+
+def withdraw_need(session: Session, principal: Principal, need_id: str) -> Need:
+    need = get_need(session, principal, need_id)
+    _check_can_change(principal, need)
+    before = need.status
+    need.status = "withdrawn"
+    session.flush()
+    audit(
+        session,
+        principal,
+        "need.withdraw",
+        "need",
+        need.id,
+        before={"status": before},
+        after={"status": "withdrawn"},
+    )
+    return need
+
+
+def coaching_for(need: Need, scores: list[float] | None = None) -> Coaching:
+    return default_reader().assess(need_profile(need), scores=scores)
+
+
+def need_record(need: Need, coaching: Coaching | None = None) -> dict[str, Any]:
+    """The need as callers see it: stated and inferred codes apart, with coaching."""
+    coaching = coaching or coaching_for(need)
+    return {
+        "id": need.id,
+        "party": need.party_iso3,
+        "title": need.title,
+        "description": need.description,
+        "language": need.language,
+        "sectors": list(need.sectors or []),
+        "assistance_types": list(need.assistance_types or []),
+        "inferred": {
+            "sectors": list(need.inferred_sectors or []),
+            "assistance_types": list(need.inferred_assistance_types or []),
+        },
+        "budget_usd": need.budget_usd,
+        "deadline": need.deadline,
+        "confidential": need.confidential,
+        "status": need.status,
+        "created_at": need.created_at,
+        "updated_at": need.updated_at,
+        "coaching": coaching.as_dict(),
+    }

@@ -1,0 +1,181 @@
+"""Offerings: any key reads the catalog; a provider key creates and changes the
+offerings of its own ``provider_id``; the secretariat and admin change any. Nothing is
+deleted: deactivation is ``active: false``."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import String, cast, select
+from sqlalchemy.orm import Session
+
+from matcher.models import Offering, Party, Provider
+from matcher.services.access import Forbidden, Invalid, NotFound, Principal, audit
+from matcher.services.paging import Page, paginate
+
+EDITABLE = (
+    "provider",
+    "provider_kind",
+    "title",
+    "description",
+    "sectors",
+    "assistance_types",
+    "regions",
+    "eligible_status",
+    "countries",
+    "languages",
+    "funding_min_usd",
+    "funding_max_usd",
+    "url",
+    "verified",
+    "active",
+    "opens",
+    "closes",
+    "capacity",
+)
+LIST_FIELDS = ("sectors", "assistance_types", "regions", "eligible_status", "countries", "languages")
+
+
+def get_offering(session: Session, principal: Principal, offering_id: str) -> Offering:
+    offering = session.get(Offering, offering_id)
+    if offering is None:
+        raise NotFound(f"no offering {offering_id!r}")
+    return offering
+
+
+@dataclass(frozen=True)
+class OfferingFilters:
+    provider_id: str | None = None
+    sector: str | None = None
+    assistance_type: str | None = None
+    region: str | None = None
+    include_inactive: bool = False
+
+
+def list_offerings(
+    session: Session, principal: Principal, filters: OfferingFilters, *, limit: int, offset: int
+) -> Page[Offering]:
+    query = select(Offering)
+    if not filters.include_inactive:
+        query = query.where(Offering.active.is_(True))
+    if filters.provider_id:
+        query = query.where(Offering.provider_id == filters.provider_id)
+    for column, code in (
+        (Offering.sectors, filters.sector),
+        (Offering.assistance_types, filters.assistance_type),
+        (Offering.regions, filters.region),
+    ):
+        if code:
+            query = query.where(cast(column, String).like(f'%"{code}"%'))
+    return paginate(session, query.order_by(Offering.id), limit, offset)
+
+
+def snapshot(offering: Offering) -> dict[str, Any]:
+    return {
+        "provider_id": offering.provider_id,
+        **{name: _plain(getattr(offering, name)) for name in EDITABLE},
+    }
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def _check_ranges(offering: Offering) -> None:
+    low, high = offering.funding_min_usd, offering.funding_max_usd
+    if low is not None and high is not None and low > high:
+        raise Invalid(
+            "funding_min_usd is greater than funding_max_usd",
+            [{"loc": "body.funding_min_usd", "message": "must not exceed funding_max_usd"}],
+        )
+    if offering.opens and offering.closes and offering.opens > offering.closes:
+        raise Invalid("opens is after closes", [{"loc": "body.opens", "message": "must not be after closes"}])
+
+
+def _check_countries(session: Session, countries: list[str]) -> None:
+    unknown = [code for code in countries if session.get(Party, code) is None]
+    if unknown:
+        raise Invalid(
+            f"unknown countries: {', '.join(unknown)}",
+            [{"loc": "body.countries", "message": f"not in the parties list: {', '.join(unknown)}"}],
+        )
+
+
+def create_offering(session: Session, principal: Principal, data: Mapping[str, Any]) -> Offering:
+    if principal.role == "provider":
+        provider_id = principal.provider
+        if data.get("provider_id") and data["provider_id"] != provider_id:
+            raise Forbidden("a provider key creates offerings for its own provider_id only")
+    elif principal.is_staff:
+        provider_id = data.get("provider_id")
+        if not provider_id:
+            raise Invalid(
+                "name the provider the offering belongs to",
+                [{"loc": "body.provider_id", "message": "required when the secretariat creates an offering"}],
+            )
+    else:
+        raise Forbidden("only a provider or the secretariat can create an offering")
+    assert provider_id is not None
+    if session.get(Provider, provider_id) is None:
+        session.add(Provider(provider_id=provider_id, name=data["provider"]))
+    offering = Offering(id=f"off-{secrets.token_hex(6)}", provider_id=provider_id)
+    for name in EDITABLE:
+        if name in data and data[name] is not None:
+            setattr(offering, name, data[name])
+    for name in LIST_FIELDS:
+        setattr(offering, name, getattr(offering, name) or [])
+    _check_ranges(offering)
+    _check_countries(session, offering.countries)
+    session.add(offering)
+    session.flush()
+    audit(session, principal, "offering.create", "offering", offering.id, after=snapshot(offering))
+    return offering
+
+
+def update_offering(
+    session: Session, principal: Principal, offering_id: str, changes: Mapping[str, Any]
+) -> Offering:
+    offering = get_offering(session, principal, offering_id)
+    if not (
+        principal.is_staff or (principal.role == "provider" and principal.provider == offering.provider_id)
+    ):
+        raise Forbidden("only the offering's provider or the secretariat can change it")
+    before = snapshot(offering)
+    for name, value in changes.items():
+        if name not in EDITABLE:
+            raise Invalid(
+                f"{name} cannot be changed here", [{"loc": f"body.{name}", "message": "not editable"}]
+            )
+        if name in LIST_FIELDS and value is None:
+            value = []
+        setattr(offering, name, value)
+    _check_ranges(offering)
+    _check_countries(session, offering.countries)
+    session.flush()
+    after = snapshot(offering)
+    changed = [name for name in after if after[name] != before[name]]
+    if changed:
+        action = "offering.deactivate" if before["active"] and not after["active"] else "offering.update"
+        audit(
+            session,
+            principal,
+            action,
+            "offering",
+            offering.id,
+            before={name: before[name] for name in changed},
+            after={name: after[name] for name in changed},
+        )
+    return offering
+
+
+def offering_record(offering: Offering) -> dict[str, Any]:
+    return {
+        "id": offering.id,
+        "provider_id": offering.provider_id,
+        **{name: getattr(offering, name) for name in EDITABLE},
+        "created_at": offering.created_at,
+        "updated_at": offering.updated_at,
+    }

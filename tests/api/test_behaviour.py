@@ -1,0 +1,230 @@
+"""The API's behaviour: leaks, validation, consistency, coaching, OpenAPI."""
+
+from __future__ import annotations
+
+import json
+
+from tests.api.conftest import Api
+
+FRENCH_VAGUE = {
+    "title": "Besoin d'appui",
+    "description": "Nous manquons de ressources et de capacités pour mettre en œuvre la Convention.",
+}
+
+
+def _ids(response: object) -> set[str]:
+    body = response.json()  # type: ignore[attr-defined]
+    return {item["id"] for item in body["items"]}
+
+
+def _all_need_ids(api: Api, role: str) -> set[str]:
+    ids: set[str] = set()
+    offset: int | None = 0
+    while offset is not None:
+        page = api.call("GET", f"/v1/needs?limit=200&offset={offset}", role).json()
+        ids |= {item["id"] for item in page["items"]}
+        offset = page["next_offset"]
+    return ids
+
+
+def test_a_party_never_sees_another_partys_need(api: Api) -> None:
+    need = api.items["need"]
+    assert need not in _all_need_ids(api, "other_party")
+    assert api.call("GET", "/v1/needs?party=KEN", "other_party").json()["items"] == []
+    for path in ("/v1/needs/{}", "/v1/needs/{}/matches"):
+        hidden = api.call("GET", path.format(need), "other_party")
+        missing = api.call("GET", path.format("need-000000000000"), "other_party")
+        # Exactly the answer for a need that does not exist: existence does not leak.
+        assert hidden.status_code == missing.status_code == 404
+        assert hidden.text.replace(need, "need-000000000000") == missing.text
+    assert api.call("PATCH", f"/v1/needs/{need}", "other_party", {"title": "x"}).status_code == 404
+    assert api.call("POST", f"/v1/needs/{need}/withdraw", "other_party").status_code == 404
+
+
+def test_confidential_need_never_reaches_a_provider(api: Api) -> None:
+    secret = api.items["secret_need"]
+    assert secret in _all_need_ids(api, "secretariat")
+    assert secret in _all_need_ids(api, "party")
+    for role in ("provider", "other_provider"):
+        assert secret not in _all_need_ids(api, role)
+        assert api.call("GET", f"/v1/needs/{secret}", role).status_code == 404
+    donor = api.call("GET", f"/v1/offerings/{api.items['offering']}/matches?k=100", "provider")
+    assert donor.status_code == 200
+    assert secret not in {item["need_id"] for item in donor.json()["results"]}
+    assert "Confidential" not in donor.text
+    staff = api.call("GET", f"/v1/offerings/{api.items['offering']}/matches?k=100", "secretariat")
+    assert secret in {item["need_id"] for item in staff.json()["results"]}
+
+
+def test_french_need_gets_language_inferred_codes_coaching_and_ten_proposals(api: Api) -> None:
+    created = api.call("POST", "/v1/needs", "party", FRENCH_VAGUE)
+    assert created.status_code == 201
+    need = created.json()
+    assert need["party"] == "KEN" and need["language"] == "fr" and need["status"] == "submitted"
+    assert set(need["inferred"]) == {"sectors", "assistance_types"}
+    coaching = need["coaching"]
+    assert coaching["vague"] is True and coaching["language"] == "fr"
+    assert "préciser" in coaching["message"]
+    assert {item["field"] for item in coaching["missing"]} >= {"sectors", "details"}
+    matches = api.call("GET", f"/v1/needs/{need['id']}/matches?k=10", "secretariat")
+    assert matches.status_code == 200
+    body = matches.json()
+    assert body["vague"] is True and len(body["results"]) == 10
+    for result in body["results"]:
+        assert set(result) == {"offering_id", "score", "explanation"}
+        assert result["explanation"]["notice"]
+    # The owning Party sees no proposal until the secretariat accepts one.
+    assert api.call("GET", f"/v1/needs/{need['id']}/matches", "party").json()["results"] == []
+
+
+def test_validation_names_every_bad_field(api: Api) -> None:
+    response = api.call(
+        "POST",
+        "/v1/needs",
+        "party",
+        {"title": "", "description": "ok", "sectors": ["waste", "mining"], "budget_usd": -1, "colour": "red"},
+    )
+    assert response.status_code == 422
+    error = response.json()["error"]
+    locations = {detail["loc"] for detail in error["details"]}
+    assert locations == {"body.title", "body.sectors[1]", "body.budget_usd", "body.colour"}
+    sector_message = next(d["message"] for d in error["details"] if d["loc"] == "body.sectors[1]")
+    assert "'asgm'" in sector_message and "'waste'" in sector_message  # the allowed values are listed
+
+
+def test_short_text_is_coached_not_rejected_but_size_limits_hold(api: Api) -> None:
+    short = api.call("POST", "/v1/needs", "party", {"title": "Help", "description": "Help."})
+    assert short.status_code == 201 and short.json()["coaching"]["vague"] is True
+    too_long = api.call("POST", "/v1/needs", "party", {"title": "t", "description": "x" * 10_001})
+    assert too_long.status_code == 422
+    assert too_long.json()["error"]["details"][0]["loc"] == "body.description"
+    huge = json.dumps({"title": "t", "description": "d", "pad": "y" * 70_000})
+    response = api.client.post(
+        "/v1/needs", content=huge, headers={**api.headers("party"), "Content-Type": "application/json"}
+    )
+    assert response.status_code == 413 and response.json()["error"]["code"] == "too_large"
+
+
+def test_malformed_json_unknown_ids_and_conflicts(api: Api) -> None:
+    response = api.client.post(
+        "/v1/needs", content="{not json", headers={**api.headers("party"), "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400 and response.json()["error"]["code"] == "malformed_json"
+    assert api.call("GET", "/v1/needs/need-000000000000", "secretariat").status_code == 404
+    assert api.call("GET", "/v1/nothing-here", "secretariat").json()["error"]["code"] == "not_found"
+    need = api.new_need()
+    assert api.call("POST", f"/v1/needs/{need}/withdraw", "party").status_code == 200
+    again = api.call("POST", f"/v1/needs/{need}/withdraw", "party")
+    assert again.status_code == 409 and "withdrawn" in again.json()["error"]["message"]
+    assert api.call("PATCH", f"/v1/needs/{need}", "party", {"title": "New"}).status_code == 409
+    bad_range = api.call(
+        "POST",
+        "/v1/offerings",
+        "provider",
+        {
+            "provider": "UNEP",
+            "title": "t",
+            "description": "d",
+            "funding_min_usd": 10,
+            "funding_max_usd": 1,
+        },
+    )
+    assert bad_range.status_code == 422
+    assert bad_range.json()["error"]["details"][0]["loc"] == "body.funding_min_usd"
+
+
+def test_changes_show_in_the_next_match(api: Api) -> None:
+    marker = "Zebrafish biomarker laboratory for mercury in fish"
+    need = api.new_need(title=marker, description=f"{marker}: we need laboratory support.")
+    offering = api.new_offering(
+        title=marker, description=f"{marker}, open to all Parties.", sectors=["research-monitoring"]
+    )
+    ranked = api.call("GET", f"/v1/needs/{need}/matches?k=5", "secretariat").json()["results"]
+    assert ranked[0]["offering_id"] == offering
+    donor = api.call("GET", f"/v1/offerings/{offering}/matches?k=5", "provider").json()["results"]
+    assert donor[0]["need_id"] == need
+
+    assert api.call("PATCH", f"/v1/offerings/{offering}", "provider", {"active": False}).status_code == 200
+    ranked = api.call("GET", f"/v1/needs/{need}/matches?k=100", "secretariat").json()["results"]
+    assert offering not in {item["offering_id"] for item in ranked}
+    assert api.call("GET", f"/v1/offerings/{offering}/matches", "provider").json()["results"] == []
+    assert offering not in _ids(api.call("GET", "/v1/offerings?limit=200", "party"))
+    assert offering in _ids(api.call("GET", "/v1/offerings?limit=200&include_inactive=true", "party"))
+
+    assert api.call("PATCH", f"/v1/offerings/{offering}", "provider", {"active": True}).status_code == 200
+    assert api.call("POST", f"/v1/needs/{need}/withdraw", "party").status_code == 200
+    donor = api.call("GET", f"/v1/offerings/{offering}/matches?k=100", "secretariat").json()["results"]
+    assert need not in {item["need_id"] for item in donor}
+
+
+def test_patch_recomputes_what_was_understood(api: Api) -> None:
+    need = api.new_need(language="en")
+    changed = api.call(
+        "PATCH",
+        f"/v1/needs/{need}",
+        "party",
+        {
+            "title": "Orpaillage",
+            "description": "Les orpailleurs utilisent du mercure pour l'amalgamation.",
+            "language": None,
+        },
+    ).json()
+    assert changed["language"] == "fr"
+    assert "asgm" in changed["inferred"]["sectors"]
+
+
+def test_lists_paginate_and_filter(api: Api) -> None:
+    first = api.call("GET", "/v1/offerings?limit=5", "party").json()
+    second = api.call("GET", "/v1/offerings?limit=5&offset=5", "party").json()
+    assert len(first["items"]) == 5 and first["next_offset"] == 5 and first["total"] >= 76
+    assert not _ids_of(first) & _ids_of(second)
+    asgm = api.call("GET", "/v1/offerings?sector=asgm&limit=200", "party").json()["items"]
+    assert asgm and all("asgm" in item["sectors"] for item in asgm)
+    bad = api.call("GET", "/v1/offerings?sector=nothing", "party")
+    assert bad.status_code == 422 and bad.json()["error"]["details"][0]["loc"] == "query.sector"
+    africa = api.call("GET", "/v1/parties?region=africa&limit=200", None).json()["items"]
+    assert africa and all(party["un_region"] == "africa" for party in africa)
+
+
+def _ids_of(page: dict) -> set[str]:
+    return {item["id"] for item in page["items"]}
+
+
+def test_openapi_lists_every_route_with_its_errors(api: Api) -> None:
+    assert api.client.get("/docs").status_code == 200
+    spec = api.client.get("/openapi.json").json()
+    expected = {
+        ("post", "/v1/needs"),
+        ("get", "/v1/needs"),
+        ("get", "/v1/needs/{need_id}"),
+        ("patch", "/v1/needs/{need_id}"),
+        ("post", "/v1/needs/{need_id}/withdraw"),
+        ("get", "/v1/needs/{need_id}/matches"),
+        ("post", "/v1/offerings"),
+        ("get", "/v1/offerings"),
+        ("get", "/v1/offerings/{offering_id}"),
+        ("patch", "/v1/offerings/{offering_id}"),
+        ("get", "/v1/offerings/{offering_id}/matches"),
+        ("get", "/v1/parties"),
+        ("get", "/v1/taxonomy"),
+        ("get", "/healthz"),
+        ("get", "/readyz"),
+        ("get", "/metrics"),
+    }
+    present = {(method, path) for path, methods in spec["paths"].items() for method in methods}
+    assert expected <= present
+    for method, path in expected:
+        if path.startswith("/v1/") and path not in ("/v1/parties", "/v1/taxonomy"):
+            responses = spec["paths"][path][method]["responses"]
+            assert "401" in responses, (method, path)
+            assert responses["401"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")
+    assert "ErrorOut" in spec["components"]["schemas"]
+
+
+def test_metrics_and_readiness(api: Api) -> None:
+    api.call("GET", "/v1/offerings", "party")
+    text = api.client.get("/metrics").text
+    assert 'matcher_http_requests_total{method="GET",route="/v1/offerings",status="200"}' in text
+    assert "matcher_indexed_offerings" in text
+    ready = api.client.get("/readyz").json()
+    assert ready["status"] == "ready" and ready["checks"]["database"] == "ok"

@@ -1,0 +1,87 @@
+"""`matcher keys` and `matcher serve` as a new user meets them: real processes, real HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.test_cli import MATCHER, run
+
+FAKE = {"MATCHER_MULTILINGUAL_ENCODER": "fake", "MATCHER_ENGLISH_ENCODER": "fake"}
+
+
+def test_keys_create_list_revoke(tmp_path: Path) -> None:
+    data_dir = tmp_path / "d"
+    created = run("keys", "create", "--role", "party", "--party", "ken", data_dir=data_dir)
+    lines = created.stdout.splitlines()
+    assert len(lines) == 2
+    key_id = lines[0].split()[2]
+    assert lines[0] == f"key id: {key_id} (role party for KEN)"
+    key = lines[-1]
+    assert key.startswith(f"mm_{key_id}_") and len(key) > 40
+    listing = run("keys", "list", data_dir=data_dir).stdout
+    assert key_id in listing and "party\\tKEN\\tactive" in listing.replace("\t", "\\t")
+    assert key not in listing and key.split("_")[-1] not in listing
+    assert run("keys", "revoke", key_id, data_dir=data_dir).stdout.strip() == f"revoked {key_id}"
+    assert "revoked" in run("keys", "list", data_dir=data_dir).stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--role", "party"], "needs --party"),
+        (["--role", "party", "--party", "XXX"], "unknown party"),
+        (["--role", "secretariat", "--party", "KEN"], "only a party key"),
+        (["--role", "chief"], "unknown role"),
+        (["--role", "provider", "--provider", "Bad Id"], "provider id"),
+    ],
+)
+def test_keys_create_refuses_bad_scopes(tmp_path: Path, args: list[str], message: str) -> None:
+    result = run("keys", "create", *args, data_dir=tmp_path / "d", check=False)
+    assert result.returncode == 2 and message in result.stderr and result.stdout == ""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_serve_answers_over_real_http(tmp_path: Path) -> None:
+    data_dir = tmp_path / "d"
+    key = run("keys", "create", "--role", "secretariat", data_dir=data_dir, **FAKE).stdout.splitlines()[-1]
+    port = _free_port()
+    environment = {**os.environ, "MATCHER_DATA_DIR": str(data_dir), **FAKE}
+    environment.pop("MATCHER_DATABASE_URL", None)
+    server = subprocess.Popen(
+        [MATCHER, "serve", "--port", str(port)],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None, server.stdout.read().decode() if server.stdout else ""
+            assert time.monotonic() < deadline, "the server did not become ready"
+            time.sleep(0.5)
+        assert httpx.get(f"{base}/docs").status_code == 200
+        headers = {"Authorization": f"Bearer {key}"}
+        listing = httpx.get(f"{base}/v1/offerings?limit=100", headers=headers).json()
+        assert listing["total"] == 76  # the bundled catalog was seeded on first start
+        assert httpx.get(f"{base}/v1/offerings").status_code == 401
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
