@@ -34,9 +34,11 @@ catalog_app = typer.Typer(help="Import and export parties, offerings and needs."
 index_app = typer.Typer(help="The vector indexes of the offerings.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(catalog_app, name="catalog")
+match_app = typer.Typer(help="Matching runs: proposals for the secretariat to review.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys: create, revoke, list.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 app.add_typer(keys_app, name="keys")
+app.add_typer(match_app, name="match")
 
 err = typer.echo
 
@@ -47,9 +49,11 @@ def _log_to_stderr(verbose: bool = False) -> None:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    # Alembic narrates every migration step at INFO and bm25s sets its own logger to DEBUG.
-    for noisy in ("alembic", "bm25s"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    # bm25s sets its own logger to DEBUG when imported (later, lazily): filter at the handler.
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(logging.DEBUG if verbose else logging.INFO)
+    # Alembic narrates every migration step at INFO; only problems matter on a terminal.
+    logging.getLogger("alembic").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 @app.callback()
@@ -321,6 +325,59 @@ def serve(
     settings = get_settings()
     err(f"serving {settings.resolved_database_url} on http://{host}:{port} (docs at /docs)", err=True)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+# --------------------------------------------------------------------------- match
+
+
+@match_app.command("run")
+def match_run(
+    region: Annotated[
+        str | None, typer.Option("--region", help="Only needs of Parties in this UN region.")
+    ] = None,
+    sector: Annotated[
+        str | None, typer.Option("--sector", help="Only needs with this sector (stated or inferred).")
+    ] = None,
+    language: Annotated[
+        str | None, typer.Option("--language", help="Only needs written in this language.")
+    ] = None,
+    party: Annotated[str | None, typer.Option("--party", help="Only needs of this Party (ISO3).")] = None,
+    k: Annotated[int, typer.Option("-k", min=1, max=100, help="Proposals per need.")] = 10,
+) -> None:
+    """Propose the top k offerings for every open need (or a filtered set) for review.
+
+    Decisions already taken are kept, a rejected pairing is never proposed again, and
+    undecided proposals that fall out of the top k are dropped. Prints one line:
+    `proposals: N added, N kept, N dropped`.
+    """
+    from matcher.db import session_scope
+    from matcher.models import Offering
+    from matcher.services.access import SYSTEM, ServiceError
+    from matcher.services.review import RunFilters, run_matching
+    from matcher.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy()
+    for value, family, hint in (
+        (region, "regions", "--region"),
+        (sector, "sectors", "--sector"),
+        (language, "languages", "--language"),
+    ):
+        if value is not None and value not in taxonomy.allowed(family):
+            raise typer.BadParameter(
+                f"{value!r} is not one of: {', '.join(taxonomy.allowed(family))}", param_hint=hint
+            )
+    store = open_store()
+    service = _matching_service(store.settings)
+    try:
+        with session_scope(store.sessions) as session:
+            active = session.scalar(select(func.count()).select_from(Offering).where(Offering.active)) or 0
+            _load_with_progress(service, session, active * len(service.encoders), "embedding offerings")
+            report = run_matching(session, service, SYSTEM, RunFilters(region, sector, language, party, k))
+    except ServiceError as problem:
+        err(f"error: {problem.message}", err=True)
+        raise typer.Exit(code=2) from None
+    err(f"{report.needs} open need(s) ranked", err=True)
+    typer.echo(report.summary())
 
 
 # --------------------------------------------------------------------------- keys

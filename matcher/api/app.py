@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from matcher.api.routes import keys, needs, offerings, operations, reference
+from matcher.api.routes import keys, needs, offerings, operations, reference, review
 from matcher.db import session_scope
 from matcher.services.access import ServiceError
 from matcher.settings import Settings, get_settings
@@ -161,7 +161,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses={500: {"description": "Unexpected failure (logged)."}},
     )
     app.state.metrics = _metrics()
-    for router in (needs.router, offerings.router, reference.router, keys.router, operations.router):
+    for router in (
+        needs.router,
+        offerings.router,
+        review.router,
+        reference.router,
+        keys.router,
+        operations.router,
+    ):
         app.include_router(router)
 
     @app.exception_handler(ServiceError)

@@ -277,3 +277,85 @@ class ErrorOut(BaseModel):
     """The one error shape of every route."""
 
     error: ErrorBody
+
+
+class RunCreate(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"region": "africa", "sector": "asgm", "k": 10}]}
+    )
+
+    region: RegionCode | None = None
+    sector: SectorCode | None = None
+    language: LanguageCode | None = None
+    party: Iso3 | None = None
+    k: int = Field(10, ge=1, le=100, description="Proposals per need.")
+
+
+class RunOut(BaseModel):
+    needs: int = Field(description="Open needs ranked in this run.")
+    added: int
+    kept: int = Field(
+        description="Decided proposals left as they were, and undecided ones still in the top k."
+    )
+    dropped: int = Field(description="Undecided proposals that fell out of the top k.")
+    summary: str
+
+
+class ProposalNeed(BaseModel):
+    id: str
+    party: str
+    title: str
+    description: str | None = Field(description="Left out for providers when the need is confidential.")
+    language: str | None
+    confidential: bool
+
+
+class ProposalOffering(BaseModel):
+    id: str
+    title: str
+    provider_id: str
+    provider: str
+
+
+class ProposalOut(BaseModel):
+    id: int
+    state: str
+    score: float
+    rank: int
+    engine_version: str
+    explanation: dict[str, Any]
+    created_at: dt.datetime
+    decided_at: dt.datetime | None
+    introduced_at: dt.datetime | None
+    need: ProposalNeed
+    offering: ProposalOffering
+    reject_reason: str | None = Field(None, description="Secretariat and admin only.")
+    reviewer: str | None = Field(None, description="Secretariat and admin only.")
+
+
+class ProposalPage(PageFields):
+    items: list[ProposalOut]
+
+
+class RejectBody(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "The programme closed its call for 2027."}]}
+    )
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class AuditOut(BaseModel):
+    id: int
+    occurred_at: dt.datetime
+    actor: str
+    actor_role: str | None
+    action: str
+    entity_type: str
+    entity_id: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+class AuditPage(PageFields):
+    items: list[AuditOut]

@@ -6,6 +6,7 @@ written once, in the services, never in a route.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import re
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from matcher.models import ApiKey, AuditEvent, Party, utcnow
+from matcher.services.paging import Page, paginate
 from matcher.taxonomy import API_ROLES
 
 KEY_PREFIX = "mm"
@@ -99,6 +101,52 @@ def audit(
             after=after,
         )
     )
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    entity_type: str | None = None
+    entity_id: str | None = None
+    action: str | None = None
+    actor: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+def list_audit(
+    session: Session, principal: Principal, filters: AuditFilters, *, limit: int, offset: int
+) -> Page[AuditEvent]:
+    """Audit events in the order they happened (secretariat and admin only)."""
+    if not principal.is_staff:
+        raise Forbidden("only the secretariat reads the audit trail")
+    query = select(AuditEvent)
+    for column, value in (
+        (AuditEvent.entity_type, filters.entity_type),
+        (AuditEvent.entity_id, filters.entity_id),
+        (AuditEvent.action, filters.action),
+        (AuditEvent.actor, filters.actor),
+    ):
+        if value:
+            query = query.where(column == value)
+    if filters.since:
+        query = query.where(AuditEvent.occurred_at >= filters.since)
+    if filters.until:
+        query = query.where(AuditEvent.occurred_at <= filters.until)
+    return paginate(session, query.order_by(AuditEvent.id), limit, offset)
+
+
+def audit_record(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "occurred_at": event.occurred_at,
+        "actor": event.actor,
+        "actor_role": event.actor_role,
+        "action": event.action,
+        "entity_type": event.entity_type,
+        "entity_id": event.entity_id,
+        "before": event.before,
+        "after": event.after,
+    }
 
 
 def _digest(secret: str) -> str:

@@ -21,8 +21,7 @@ from matcher.services.access import Forbidden, Principal
 from matcher.services.engine import MatchingService, need_profile, party_profile
 from matcher.services.needs import coaching_for, get_need
 from matcher.services.offerings import get_offering
-
-VISIBLE_TO_OWNERS = ("accepted", "introduced")
+from matcher.services.review import VISIBLE_TO_OWNERS
 
 
 def need_matches(

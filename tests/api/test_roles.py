@@ -3,7 +3,8 @@ the README). Not derived from the code's own permission rules.
 
 Placeholders: {need} is an open need of Kenya filed by the Kenya party key; {secret_need}
 a confidential one; {offering} an offering of provider "unep"; {fresh_need} and
-{fresh_offering} are created anew for the row (for rows that change state).
+{fresh_offering} are created anew for the row (for rows that change state);
+{fresh_proposal} is an undecided proposal for a new need, from a new matching run.
 """
 
 from __future__ import annotations
@@ -68,6 +69,19 @@ MATRIX: list[tuple[str, str, Any, dict[str | None, int]]] = [
     ),
     ("GET", "/v1/needs/{need}/matches", None, {N: 401, A: 200, S: 200, P: 200, OP: 404, V: 403, OV: 403}),
     ("GET", "/v1/needs/{secret_need}/matches", None, {P: 200, OP: 404, V: 404}),
+    ("POST", "/v1/matching/runs", {"party": "KEN", "k": 3}, {N: 401, A: 201, S: 201, P: 403, V: 403}),
+    ("GET", "/v1/proposals", None, {N: 401, A: 200, S: 200, P: 200, OP: 200, V: 200, OV: 200}),
+    (
+        "GET",
+        "/v1/proposals/{fresh_proposal}",
+        None,
+        {N: 401, A: 200, S: 200, P: 404, OP: 404, V: 404, OV: 404},
+    ),
+    ("GET", "/v1/proposals/999999", None, {S: 404, P: 404}),
+    ("POST", "/v1/proposals/{fresh_proposal}/accept", None, {N: 401, P: 403, OP: 403, V: 403, OV: 403}),
+    ("POST", "/v1/proposals/{fresh_proposal}/reject", {"reason": "no"}, {N: 401, P: 403, V: 403}),
+    ("POST", "/v1/proposals/{fresh_proposal}/introduce", None, {N: 401, P: 403, V: 403, S: 409}),
+    ("GET", "/v1/audit", None, {N: 401, A: 200, S: 200, P: 403, OP: 403, V: 403, OV: 403}),
     ("GET", "/v1/keys", None, {N: 401, A: 200, S: 403, P: 403, V: 403}),
     ("POST", "/v1/keys", KEY_BODY, {N: 401, A: 201, S: 403, P: 403, V: 403}),
 ]
@@ -82,6 +96,15 @@ CASES = [
 def _fill(api: Api, path: str) -> str:
     if "{fresh_need}" in path:
         path = path.replace("{fresh_need}", api.new_need())
+    if "{fresh_proposal}" in path:
+        need = api.new_need(
+            title="Mercury in skin-lightening creams", description="Creams with mercury are sold."
+        )
+        assert (
+            api.call("POST", "/v1/matching/runs", "secretariat", {"party": "KEN", "k": 2}).status_code == 201
+        )
+        queue = api.call("GET", "/v1/proposals?state=proposed&limit=200", "secretariat").json()["items"]
+        path = path.replace("{fresh_proposal}", str(next(p["id"] for p in queue if p["need"]["id"] == need)))
     if "{fresh_offering}" in path:
         path = path.replace("{fresh_offering}", api.new_offering())
     return path.format(**api.items)

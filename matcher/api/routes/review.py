@@ -1,0 +1,144 @@
+"""Matching runs, the review queue of proposals, and the audit trail."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, Query, status
+
+from matcher.api.deps import DEFAULT_PAGE, Limit, Offset, PrincipalDep, ServiceDep, SessionDep, errors
+from matcher.api.schemas import (
+    AuditPage,
+    LanguageCode,
+    ProposalOut,
+    ProposalPage,
+    RegionCode,
+    RejectBody,
+    RunCreate,
+    RunOut,
+    SectorCode,
+)
+from matcher.services import review
+from matcher.services.access import AuditFilters, audit_record, list_audit
+
+router = APIRouter(tags=["review"])
+
+
+@router.post(
+    "/v1/matching/runs",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RunOut,
+    responses=errors(400, 401, 403, 422),
+    summary="Run matching",
+)
+def run_matching(body: RunCreate, session: SessionDep, principal: PrincipalDep, matching: ServiceDep) -> Any:
+    """Rank every open need (or those of a region, sector, language or Party) and store the
+    top `k` as proposals. Decisions already taken are kept; a rejected pairing is never
+    proposed again; undecided proposals that fall out of the top `k` are dropped."""
+    filters = review.RunFilters(body.region, body.sector, body.language, body.party, body.k)
+    report = review.run_matching(session, matching, principal, filters)
+    session.commit()
+    return {**report.as_dict(), "summary": report.summary()}
+
+
+@router.get("/v1/proposals", response_model=ProposalPage, responses=errors(401, 422), summary="Review queue")
+def list_proposals(
+    session: SessionDep,
+    principal: PrincipalDep,
+    state: str | None = Query(None, description="proposed, accepted, rejected or introduced."),
+    region: RegionCode | None = None,
+    sector: SectorCode | None = None,
+    language: LanguageCode | None = None,
+    provider_id: str | None = None,
+    party: str | None = None,
+    min_age_days: int | None = Query(None, ge=0, description="Proposed at least this many days ago."),
+    max_age_days: int | None = Query(None, ge=0, description="Proposed at most this many days ago."),
+    limit: Limit = DEFAULT_PAGE,
+    offset: Offset = 0,
+) -> Any:
+    """Oldest first. The secretariat sees every state; a Party sees the accepted and
+    introduced proposals for its needs; a provider those for its offerings."""
+    if state is not None and state not in review.TRANSITIONS:
+        from matcher.services.access import Invalid
+
+        raise Invalid(
+            f"unknown state {state!r}",
+            [{"loc": "query.state", "message": f"allowed: {', '.join(review.TRANSITIONS)}"}],
+        )
+    filters = review.ProposalFilters(
+        state, region, sector, language, provider_id, party, min_age_days, max_age_days
+    )
+    page = review.list_proposals(session, principal, filters, limit=limit, offset=offset)
+    return page.as_dict([review.proposal_record(match, principal) for match in page.items])
+
+
+@router.get(
+    "/v1/proposals/{proposal_id}",
+    response_model=ProposalOut,
+    responses=errors(401, 404),
+    summary="Read a proposal",
+)
+def get_proposal(proposal_id: int, session: SessionDep, principal: PrincipalDep) -> Any:
+    return review.proposal_record(review.get_proposal(session, principal, proposal_id), principal)
+
+
+@router.post(
+    "/v1/proposals/{proposal_id}/accept",
+    response_model=ProposalOut,
+    responses=errors(401, 403, 404, 409),
+    summary="Accept a proposal",
+)
+def accept(proposal_id: int, session: SessionDep, principal: PrincipalDep) -> Any:
+    """`proposed` → `accepted`; the need becomes `matched`. The Party and the provider now see it."""
+    match = review.accept(session, principal, proposal_id)
+    session.commit()
+    return review.proposal_record(match, principal)
+
+
+@router.post(
+    "/v1/proposals/{proposal_id}/reject",
+    response_model=ProposalOut,
+    responses=errors(400, 401, 403, 404, 409, 422),
+    summary="Reject a proposal",
+)
+def reject(proposal_id: int, body: RejectBody, session: SessionDep, principal: PrincipalDep) -> Any:
+    """`proposed` → `rejected`, with a reason. The pairing is never proposed again."""
+    match = review.reject(session, principal, proposal_id, body.reason)
+    session.commit()
+    return review.proposal_record(match, principal)
+
+
+@router.post(
+    "/v1/proposals/{proposal_id}/introduce",
+    response_model=ProposalOut,
+    responses=errors(401, 403, 404, 409),
+    summary="Mark a proposal introduced",
+)
+def introduce(proposal_id: int, session: SessionDep, principal: PrincipalDep) -> Any:
+    """`accepted` → `introduced`: the secretariat has put the two sides in touch."""
+    match = review.introduce(session, principal, proposal_id)
+    session.commit()
+    return review.proposal_record(match, principal)
+
+
+@router.get("/v1/audit", response_model=AuditPage, responses=errors(401, 403, 422), summary="Audit trail")
+def audit_trail(
+    session: SessionDep,
+    principal: PrincipalDep,
+    entity_type: str | None = Query(
+        None, description="need, offering, match, matching_run, api_key, catalog…"
+    ),
+    entity_id: str | None = None,
+    action: str | None = Query(None, description="e.g. need.create, match.accept"),
+    actor: str | None = Query(None, description="e.g. key:k1234abcd5678"),
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    limit: Limit = DEFAULT_PAGE,
+    offset: Offset = 0,
+) -> Any:
+    """Every create, change, withdrawal, run, decision and key event, in the order they
+    happened. Read only: no route changes or deletes an event."""
+    filters = AuditFilters(entity_type, entity_id, action, actor, since, until)
+    page = list_audit(session, principal, filters, limit=limit, offset=offset)
+    return page.as_dict([audit_record(event) for event in page.items])

@@ -1,0 +1,338 @@
+"""Matching runs and the secretariat's review of their proposals.
+
+A run ranks every open need (or a filtered set) and stores the top ``k`` as proposals
+(``Match`` rows). Re-running keeps every decision already taken, never proposes a
+rejected pairing again, refreshes the scores of proposals still undecided, and drops
+undecided proposals that fell out of the top ``k``. Transitions:
+
+    proposed → accepted | rejected (with a reason);  accepted → introduced;  nothing else.
+
+A need moves to ``in_review`` when it has proposals and to ``matched`` when one is
+accepted. Parties and providers see only accepted and introduced proposals.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import String, and_, cast, or_, select
+from sqlalchemy.orm import Session
+
+from matcher.models import Match, Need, Offering, Party, utcnow
+from matcher.services.access import Conflict, Forbidden, Invalid, NotFound, Principal, audit
+from matcher.services.engine import MatchingService, need_profile, party_profile
+from matcher.services.paging import Page, paginate
+from matcher.taxonomy import OPEN_NEED_STATUSES
+
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "proposed": ("accepted", "rejected"),
+    "accepted": ("introduced",),
+    "rejected": (),
+    "introduced": (),
+}
+VISIBLE_TO_OWNERS = ("accepted", "introduced")
+ACTIONS = {"accepted": "match.accept", "rejected": "match.reject", "introduced": "match.introduce"}
+# Parts of an explanation that quote the need's own words: kept from providers when the
+# need is confidential.
+QUOTES_NEED = ("sentence_pair", "matched_terms")
+
+
+def _staff_only(principal: Principal, what: str) -> None:
+    if not principal.is_staff:
+        raise Forbidden(f"only the secretariat can {what}")
+
+
+@dataclass(frozen=True)
+class RunFilters:
+    region: str | None = None
+    sector: str | None = None
+    language: str | None = None
+    party: str | None = None
+    k: int = 10
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: value for name, value in self.__dict__.items() if value is not None}
+
+
+@dataclass
+class RunReport:
+    needs: int = 0
+    added: int = 0
+    kept: int = 0
+    dropped: int = 0
+    need_ids: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"needs": self.needs, "added": self.added, "kept": self.kept, "dropped": self.dropped}
+
+    def summary(self) -> str:
+        return f"proposals: {self.added} added, {self.kept} kept, {self.dropped} dropped"
+
+
+def _has_code(column: Any, code: str) -> Any:
+    return cast(column, String).like(f'%"{code}"%')
+
+
+def _needs_for_run(session: Session, filters: RunFilters) -> list[Need]:
+    query = select(Need).where(Need.status.in_(OPEN_NEED_STATUSES))
+    if filters.party:
+        query = query.where(Need.party_iso3 == filters.party.upper())
+    if filters.language:
+        query = query.where(Need.language == filters.language)
+    if filters.sector:
+        query = query.where(
+            or_(_has_code(Need.sectors, filters.sector), _has_code(Need.inferred_sectors, filters.sector))
+        )
+    if filters.region:
+        query = query.join(Party, Party.iso3 == Need.party_iso3).where(Party.un_region == filters.region)
+    return list(session.scalars(query.order_by(Need.created_at, Need.id)))
+
+
+def run_matching(
+    session: Session,
+    service: MatchingService,
+    principal: Principal,
+    filters: RunFilters,
+    *,
+    today: dt.date | None = None,
+) -> RunReport:
+    """Propose the top ``k`` offerings for each selected open need (in the caller's transaction)."""
+    _staff_only(principal, "run matching")
+    if not 1 <= filters.k <= 100:
+        raise Invalid("k must be between 1 and 100", [{"loc": "body.k", "message": "between 1 and 100"}])
+    report = RunReport()
+    for need in _needs_for_run(session, filters):
+        report.needs += 1
+        report.need_ids.append(need.id)
+        existing = {
+            match.offering_id: match
+            for match in session.scalars(select(Match).where(Match.need_id == need.id))
+        }
+        decided = {offering_id for offering_id, match in existing.items() if match.state != "proposed"}
+        party = session.get(Party, need.party_iso3)
+        assert party is not None
+        ranking = service.rank_need(
+            session, need_profile(need), party_profile(party), k=filters.k + len(decided), today=today
+        )
+        fresh = [item for item in ranking.results if item.offering.id not in decided][: filters.k]
+        chosen = {item.offering.id for item in fresh}
+        for stale in existing.values():
+            if stale.state == "proposed" and stale.offering_id not in chosen:
+                audit(session, principal, "match.drop", "match", str(stale.id), before=_snapshot(stale))
+                session.delete(stale)
+                report.dropped += 1
+        report.kept += len(decided)
+        for rank, item in enumerate(fresh, start=1):
+            current = existing.get(item.offering.id)
+            values = {
+                "score": item.score,
+                "components": {name: round(value, 6) for name, value in item.components.items()},
+                "explanation": item.explanation,
+                "rank": rank,
+                "engine_version": ranking.engine_version,
+            }
+            if current is None:
+                session.add(Match(need_id=need.id, offering_id=item.offering.id, state="proposed", **values))
+                report.added += 1
+            else:
+                for name, value in values.items():
+                    setattr(current, name, value)
+                report.kept += 1
+        if fresh and need.status == "submitted":
+            need.status = "in_review"
+        session.flush()
+    audit(
+        session,
+        principal,
+        "matching.run",
+        "matching_run",
+        None,
+        before=filters.as_dict(),
+        after=report.as_dict(),
+    )
+    return report
+
+
+# ---------------------------------------------------------------------------- proposals
+
+
+def can_see(principal: Principal, match: Match) -> bool:
+    if principal.is_staff:
+        return True
+    if match.state not in VISIBLE_TO_OWNERS:
+        return False
+    if principal.role == "party":
+        return match.need.party_iso3 == principal.party
+    if principal.role == "provider":
+        return match.offering.provider_id == principal.provider
+    return False
+
+
+def _visible(principal: Principal) -> Any:
+    if principal.is_staff:
+        return True
+    owned = Match.state.in_(VISIBLE_TO_OWNERS)
+    if principal.role == "party":
+        return and_(owned, Need.party_iso3 == principal.party)
+    if principal.role == "provider":
+        return and_(owned, Offering.provider_id == principal.provider)
+    return False
+
+
+def get_proposal(session: Session, principal: Principal, proposal_id: int) -> Match:
+    match = session.get(Match, proposal_id)
+    if match is None or not can_see(principal, match):
+        raise NotFound(f"no proposal {proposal_id}")
+    return match
+
+
+@dataclass(frozen=True)
+class ProposalFilters:
+    state: str | None = None
+    region: str | None = None
+    sector: str | None = None
+    language: str | None = None
+    provider_id: str | None = None
+    party: str | None = None
+    min_age_days: int | None = None
+    max_age_days: int | None = None
+
+
+def list_proposals(
+    session: Session, principal: Principal, filters: ProposalFilters, *, limit: int, offset: int
+) -> Page[Match]:
+    """Visible proposals, oldest first (the review queue)."""
+    query = (
+        select(Match)
+        .join(Need, Need.id == Match.need_id)
+        .join(Offering, Offering.id == Match.offering_id)
+        .join(Party, Party.iso3 == Need.party_iso3)
+        .where(_visible(principal))
+    )
+    if filters.state:
+        query = query.where(Match.state == filters.state)
+    if filters.region:
+        query = query.where(Party.un_region == filters.region)
+    if filters.sector:
+        query = query.where(
+            or_(_has_code(Need.sectors, filters.sector), _has_code(Need.inferred_sectors, filters.sector))
+        )
+    if filters.language:
+        query = query.where(Need.language == filters.language)
+    if filters.provider_id:
+        query = query.where(Offering.provider_id == filters.provider_id)
+    if filters.party:
+        query = query.where(Need.party_iso3 == filters.party.upper())
+    now = utcnow()
+    if filters.min_age_days is not None:
+        query = query.where(Match.created_at <= now - dt.timedelta(days=filters.min_age_days))
+    if filters.max_age_days is not None:
+        query = query.where(Match.created_at >= now - dt.timedelta(days=filters.max_age_days))
+    return paginate(session, query.order_by(Match.created_at, Match.id), limit, offset)
+
+
+def _snapshot(match: Match) -> dict[str, Any]:
+    return {
+        "need_id": match.need_id,
+        "offering_id": match.offering_id,
+        "state": match.state,
+        "score": round(match.score, 6),
+        "rank": match.rank,
+        "reject_reason": match.reject_reason,
+    }
+
+
+def _move(
+    session: Session, principal: Principal, proposal_id: int, target: str, reason: str | None = None
+) -> Match:
+    _staff_only(principal, "decide on proposals")
+    match = get_proposal(session, principal, proposal_id)
+    allowed = TRANSITIONS[match.state]
+    if target not in allowed:
+        listed = ", ".join(allowed) if allowed else "none (it is final)"
+        raise Conflict(
+            f"a {match.state} proposal cannot become {target}; allowed from {match.state}: {listed}",
+            [{"loc": "state", "message": f"allowed transitions: {listed}"}],
+        )
+    before = _snapshot(match)
+    match.state = target
+    if target in ("accepted", "rejected"):
+        match.decided_at = utcnow()
+        match.reviewer = principal.actor
+    if target == "rejected":
+        match.reject_reason = reason
+    if target == "introduced":
+        match.introduced_at = utcnow()
+    if target == "accepted" and match.need.status in OPEN_NEED_STATUSES:
+        need_before = match.need.status
+        match.need.status = "matched"
+        audit(
+            session,
+            principal,
+            "need.matched",
+            "need",
+            match.need_id,
+            before={"status": need_before},
+            after={"status": "matched"},
+        )
+    session.flush()
+    audit(session, principal, ACTIONS[target], "match", str(match.id), before=before, after=_snapshot(match))
+    return match
+
+
+def accept(session: Session, principal: Principal, proposal_id: int) -> Match:
+    return _move(session, principal, proposal_id, "accepted")
+
+
+def reject(session: Session, principal: Principal, proposal_id: int, reason: str | None) -> Match:
+    if not reason or not reason.strip():
+        raise Invalid(
+            "a rejection needs a reason", [{"loc": "body.reason", "message": "required, not empty"}]
+        )
+    return _move(session, principal, proposal_id, "rejected", reason.strip())
+
+
+def introduce(session: Session, principal: Principal, proposal_id: int) -> Match:
+    return _move(session, principal, proposal_id, "introduced")
+
+
+def proposal_record(match: Match, principal: Principal) -> dict[str, Any]:
+    """The proposal as ``principal`` may see it: a provider sees a confidential need's
+    title and Party, never its description."""
+    need, offering = match.need, match.offering
+    show_description = principal.is_staff or principal.role == "party" or not need.confidential
+    explanation = dict(match.explanation or {})
+    if not show_description:
+        for part in QUOTES_NEED:
+            explanation.pop(part, None)
+    record: dict[str, Any] = {
+        "id": match.id,
+        "state": match.state,
+        "score": match.score,
+        "rank": match.rank,
+        "engine_version": match.engine_version,
+        "explanation": explanation,
+        "created_at": match.created_at,
+        "decided_at": match.decided_at,
+        "introduced_at": match.introduced_at,
+        "need": {
+            "id": need.id,
+            "party": need.party_iso3,
+            "title": need.title,
+            "description": need.description if show_description else None,
+            "language": need.language,
+            "confidential": need.confidential,
+        },
+        "offering": {
+            "id": offering.id,
+            "title": offering.title,
+            "provider_id": offering.provider_id,
+            "provider": offering.provider,
+        },
+    }
+    if principal.is_staff:
+        record["reject_reason"] = match.reject_reason
+        record["reviewer"] = match.reviewer
+    return record
