@@ -52,8 +52,10 @@ def _log_to_stderr(verbose: bool = False) -> None:
     # bm25s sets its own logger to DEBUG when imported (later, lazily): filter at the handler.
     for handler in logging.getLogger().handlers:
         handler.setLevel(logging.DEBUG if verbose else logging.INFO)
-    # Alembic narrates every migration step at INFO; only problems matter on a terminal.
-    logging.getLogger("alembic").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    # Alembic narrates every migration step at INFO, and faiss reports at INFO each
+    # optional CPU-specific build it looked for and did not find: only problems matter here.
+    for noisy in ("alembic", "faiss.loader"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 @app.callback()
@@ -415,16 +417,19 @@ def keys_create(
 def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (not the key).")]) -> None:
     """Revoke a key: from now on it gets 401. Nothing is deleted."""
     from matcher.db import session_scope
+    from matcher.models import ApiKey
     from matcher.services.access import ServiceError, revoke_key
 
     store = open_store()
     try:
         with session_scope(store.sessions) as session:
+            already = session.get(ApiKey, key_id)
+            was_revoked = already is not None and already.revoked_at is not None
             revoke_key(session, key_id)
     except ServiceError as problem:
         err(f"error: {problem.message}", err=True)
         raise typer.Exit(code=2) from None
-    typer.echo(f"revoked {key_id}")
+    typer.echo(f"{key_id} was already revoked" if was_revoked else f"revoked {key_id}")
 
 
 @keys_app.command("list")
@@ -437,6 +442,8 @@ def keys_list() -> None:
         keys = list_keys(session)
         if not keys:
             typer.echo("no keys yet: create one with `matcher keys create --role admin`")
+            return
+        typer.echo("id\trole\tscope\tstate\tlabel")
         for key in keys:
             scope = key.party_iso3 or key.provider_id or "-"
             state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"

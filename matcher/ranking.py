@@ -58,6 +58,7 @@ MULTILINGUAL = "multilingual"
 ENGLISH = "english"
 SENTENCES = "sentences"  # need_vectors key: one row per need sentence, multilingual encoder
 STATED_STRENGTH = 3.0
+COMMON_TERM_SHARE = 0.3
 NOTICE = "This is a suggestion for secretariat review, not a decision."
 
 
@@ -488,9 +489,16 @@ class RankingEngine:
         return explanation
 
     def _matching_terms(self, query: str, offering_id: str) -> list[str]:
-        """Query terms found in the offering's text, rarest (most telling) first."""
+        """Query terms found in the offering's text, rarest (most telling) first. Terms
+        found in more than ``COMMON_TERM_SHARE`` of the catalog ("mercury", "support")
+        explain nothing and are left out."""
         terms = self._offering_terms[self.position[offering_id]]
-        shared = [term for term in _content_terms(query) if term in terms]
+        common = COMMON_TERM_SHARE * len(self.offerings)
+        shared = [
+            term
+            for term in _content_terms(query)
+            if term in terms and (len(self.offerings) < 10 or self._document_frequency.get(term, 0) <= common)
+        ]
         return sorted(shared, key=lambda term: (self._document_frequency.get(term, 0), term))
 
 

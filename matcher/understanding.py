@@ -170,7 +170,7 @@ class RequestReader:
             reasons.append("no_clear_leader")
         vague = no_subject and len(reasons) > 1
         if not vague:
-            return Coaching(False, tuple(reasons), language=language)
+            return Coaching(False, language=language)
         missing = self._missing(need, evidence, language, reasons)
         parts = _MESSAGES[language]
         lines = [parts["intro"]]

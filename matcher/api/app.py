@@ -89,6 +89,18 @@ def _json_path(location: tuple[Any, ...]) -> str:
     return path or "body"
 
 
+def _explain(error: dict[str, Any]) -> str:
+    """Pydantic's message, made plainer where it is terse."""
+    kind, message = error.get("type"), str(error["msg"])
+    if kind == "extra_forbidden":
+        return "not a field of this request (check the spelling; some fields cannot be changed here)"
+    if kind == "literal_error":
+        return f"{error.get('input')!r} is not allowed: {message[0].lower()}{message[1:]}"
+    if kind in ("model_attributes_type", "dict_type") and tuple(error["loc"]) == ("body",):
+        return "the body must be a JSON object, sent with 'Content-Type: application/json'"
+    return message
+
+
 class BodySizeLimit:
     """Refuse request bodies over ``limit`` bytes with 413, whether or not they declare a length."""
 
@@ -104,29 +116,37 @@ class BodySizeLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             await self._refuse(scope, receive, send)
             return
-        received = 0
-
-        async def counted() -> Message:
-            nonlocal received
+        if declared is not None:
+            await self.app(scope, receive, send)
+            return
+        # No declared length (chunked): read the body first, up to the limit, then replay it.
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise _TooLarge
-            return message
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        replayed = False
 
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await self._refuse(scope, receive, send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(413, "too_large", f"the request body is over {self.limit // 1024} KB")
         await response(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -180,7 +200,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         errors = problem.errors()
         if any(error.get("type") == "json_invalid" for error in errors):
             return error_response(400, "malformed_json", "the request body is not valid JSON")
-        details = [{"loc": _json_path(tuple(error["loc"])), "message": error["msg"]} for error in errors]
+        details = [{"loc": _json_path(tuple(error["loc"])), "message": _explain(error)} for error in errors]
         fields = ", ".join(detail["loc"] for detail in details)
         return error_response(422, "invalid", f"invalid fields: {fields}", details)
 

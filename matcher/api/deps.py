@@ -58,4 +58,7 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         413: "The request body is larger than 64 KB.",
         422: "Invalid fields, each named by its JSON path.",
     }
-    return {status: {"model": ErrorOut, "description": described[status]} for status in statuses}
+    # Every route has parameters FastAPI validates, so every route can answer 422 too.
+    return {
+        status: {"model": ErrorOut, "description": described[status]} for status in sorted({*statuses, 422})
+    }

@@ -205,6 +205,8 @@ class OfferingPage(PageFields):
 class MatchResult(BaseModel):
     offering_id: str | None = None
     need_id: str | None = None
+    offering: dict[str, Any] | None = Field(None, description="Title and provider, for reading the list.")
+    need: dict[str, Any] | None = Field(None, description="Title, Party and language, for reading the list.")
     score: float = Field(description="Higher is better; the engine's own scale.")
     explanation: dict[str, Any] | None
     state: str | None = Field(None, description="For a Party: the proposal's state (accepted, introduced).")
@@ -237,6 +239,10 @@ class PartyPage(PageFields):
 
 
 class KeyCreate(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"role": "party", "party": "SEN", "label": "Senegal focal point"}]}
+    )
+
     role: Literal["party", "provider", "secretariat", "admin"]
     party: Iso3 | None = None
     provider: ProviderId | None = None

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matcher.models import Match, Offering, Party
-from matcher.services.access import Forbidden, Principal
+from matcher.models import Match, Need, Offering, Party
+from matcher.services.access import Conflict, Forbidden, Principal
 from matcher.services.engine import MatchingService, need_profile, party_profile
 from matcher.services.needs import coaching_for, get_need
 from matcher.services.offerings import get_offering
@@ -35,6 +35,8 @@ def need_matches(
 ) -> dict[str, Any]:
     need = get_need(session, principal, need_id)
     if principal.is_staff:
+        if need.status in ("withdrawn", "closed"):
+            raise Conflict(f"the need is {need.status}: it is no longer matched")
         party = session.get(Party, need.party_iso3)
         assert party is not None
         ranking = service.rank_need(session, need_profile(need), party_profile(party), k=k, today=today)
@@ -46,7 +48,17 @@ def need_matches(
             "engine_version": ranking.engine_version,
             "candidates": ranking.candidates,
             "removed": ranking.removed,
-            "results": [item.as_result() for item in ranking.results],
+            "results": [
+                {
+                    **item.as_result(),
+                    "offering": {
+                        "title": item.offering.title,
+                        "provider_id": item.offering.provider_id,
+                        "provider": item.offering.provider,
+                    },
+                }
+                for item in ranking.results
+            ],
         }
     if principal.role == "party":  # get_need let it through, so the need is its own
         rows = session.execute(
@@ -64,6 +76,11 @@ def need_matches(
                     "score": match.score,
                     "explanation": match.explanation,
                     "state": match.state,
+                    "offering": {
+                        "title": match.offering.title,
+                        "provider_id": match.offering.provider_id,
+                        "provider": match.offering.provider,
+                    },
                 }
                 for match in rows
             ],
@@ -87,7 +104,26 @@ def offering_matches(
         include_confidential = False
     else:
         raise Forbidden("only the offering's provider or the secretariat can see its matching needs")
+    if not offering.active:
+        raise Conflict("the offering is inactive: it is not matched (reactivate it with active: true)")
     results = service.rank_needs_for_offering(
         session, offering.id, k=k, include_confidential=include_confidential, today=today
     )
-    return {"offering_id": offering.id, "results": [item.as_result() for item in results]}
+    needs = {
+        need.id: need
+        for need in session.scalars(select(Need).where(Need.id.in_([r.need_id for r in results])))
+    }
+    return {
+        "offering_id": offering.id,
+        "results": [
+            {
+                **item.as_result(),
+                "need": {
+                    "title": needs[item.need_id].title,
+                    "party": needs[item.need_id].party_iso3,
+                    "language": needs[item.need_id].language,
+                },
+            }
+            for item in results
+        ],
+    }

@@ -1,6 +1,10 @@
 """Offerings: any key reads the catalog; a provider key creates and changes the
 offerings of its own ``provider_id``; the secretariat and admin change any. Nothing is
-deleted: deactivation is ``active: false``."""
+deleted: deactivation is ``active: false``.
+
+Only the secretariat vouches for an offering: one a provider creates starts
+``verified: false`` (demoted in rankings and flagged) until the secretariat sets it, and
+a provider cannot set the flag itself."""
 
 from __future__ import annotations
 
@@ -119,6 +123,13 @@ def create_offering(session: Session, principal: Principal, data: Mapping[str, A
     else:
         raise Forbidden("only a provider or the secretariat can create an offering")
     assert provider_id is not None
+    if not principal.is_staff:
+        if data.get("verified"):
+            raise Forbidden(
+                "only the secretariat marks an offering verified",
+                [{"loc": "body.verified", "message": "leave it out: new offerings start unverified"}],
+            )
+        data = {**data, "verified": False}
     if session.get(Provider, provider_id) is None:
         session.add(Provider(provider_id=provider_id, name=data["provider"]))
     offering = Offering(id=f"off-{secrets.token_hex(6)}", provider_id=provider_id)
@@ -143,6 +154,11 @@ def update_offering(
         principal.is_staff or (principal.role == "provider" and principal.provider == offering.provider_id)
     ):
         raise Forbidden("only the offering's provider or the secretariat can change it")
+    if "verified" in changes and not principal.is_staff and changes["verified"] != offering.verified:
+        raise Forbidden(
+            "only the secretariat changes whether an offering is verified",
+            [{"loc": "body.verified", "message": "secretariat only"}],
+        )
     before = snapshot(offering)
     for name, value in changes.items():
         if name not in EDITABLE:

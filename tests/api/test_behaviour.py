@@ -71,7 +71,7 @@ def test_french_need_gets_language_inferred_codes_coaching_and_ten_proposals(api
     body = matches.json()
     assert body["vague"] is True and len(body["results"]) == 10
     for result in body["results"]:
-        assert set(result) == {"offering_id", "score", "explanation"}
+        assert set(result) == {"offering_id", "score", "explanation", "offering"}
         assert result["explanation"]["notice"]
     # The owning Party sees no proposal until the secretariat accepts one.
     assert api.call("GET", f"/v1/needs/{need['id']}/matches", "party").json()["results"] == []
@@ -147,7 +147,8 @@ def test_changes_show_in_the_next_match(api: Api) -> None:
     assert api.call("PATCH", f"/v1/offerings/{offering}", "provider", {"active": False}).status_code == 200
     ranked = api.call("GET", f"/v1/needs/{need}/matches?k=100", "secretariat").json()["results"]
     assert offering not in {item["offering_id"] for item in ranked}
-    assert api.call("GET", f"/v1/offerings/{offering}/matches", "provider").json()["results"] == []
+    inactive = api.call("GET", f"/v1/offerings/{offering}/matches", "provider")
+    assert inactive.status_code == 409 and "inactive" in inactive.json()["error"]["message"]
     assert offering not in _ids(api.call("GET", "/v1/offerings?limit=200", "party"))
     assert offering in _ids(api.call("GET", "/v1/offerings?limit=200&include_inactive=true", "party"))
 
@@ -155,6 +156,70 @@ def test_changes_show_in_the_next_match(api: Api) -> None:
     assert api.call("POST", f"/v1/needs/{need}/withdraw", "party").status_code == 200
     donor = api.call("GET", f"/v1/offerings/{offering}/matches?k=100", "secretariat").json()["results"]
     assert need not in {item["need_id"] for item in donor}
+    assert api.call("GET", f"/v1/needs/{need}/matches", "secretariat").status_code == 409
+
+
+def test_offerings_from_providers_start_unverified_and_only_staff_verify(api: Api) -> None:
+    created = api.call(
+        "POST", "/v1/offerings", "provider", {"provider": "UNEP", "title": "t", "description": "d"}
+    )
+    assert created.json()["verified"] is False
+    offering = created.json()["id"]
+    claim = api.call(
+        "POST",
+        "/v1/offerings",
+        "provider",
+        {"provider": "UNEP", "title": "t", "description": "d", "verified": True},
+    )
+    assert claim.status_code == 403 and claim.json()["error"]["details"][0]["loc"] == "body.verified"
+    assert api.call("PATCH", f"/v1/offerings/{offering}", "provider", {"verified": True}).status_code == 403
+    assert (
+        api.call("PATCH", f"/v1/offerings/{offering}", "secretariat", {"verified": True}).json()["verified"]
+        is True
+    )
+    assert api.call("PATCH", f"/v1/offerings/{offering}", "provider", {"title": "t2"}).status_code == 200
+
+
+def test_match_results_name_what_they_point_to(api: Api) -> None:
+    results = api.call("GET", f"/v1/needs/{api.items['need']}/matches?k=3", "secretariat").json()["results"]
+    assert all(item["offering"]["title"] and item["offering"]["provider"] for item in results)
+    donor = api.call("GET", f"/v1/offerings/{api.items['offering']}/matches?k=3", "provider").json()[
+        "results"
+    ]
+    assert donor and all(item["need"]["title"] and item["need"]["party"] for item in donor)
+
+
+def test_plain_messages_for_common_mistakes(api: Api) -> None:
+    no_type = api.client.post("/v1/needs", content=b'{"title": "t"}', headers=api.headers("party"))
+    assert "Content-Type: application/json" in no_type.json()["error"]["details"][0]["message"]
+    typo = api.call("POST", "/v1/needs", "party", {"title": "t", "description": "d", "sector": ["waste"]})
+    assert "not a field" in typo.json()["error"]["details"][0]["message"]
+    bad_code = api.call(
+        "POST", "/v1/needs", "party", {"title": "t", "description": "d", "sectors": ["mining"]}
+    )
+    assert bad_code.json()["error"]["details"][0]["message"].startswith("'mining' is not allowed")
+
+
+def test_chunked_bodies_over_the_limit_get_413(api: Api) -> None:
+    def chunks():  # type: ignore[no-untyped-def]
+        yield b'{"title": "t", "description": "'
+        for _ in range(70):
+            yield b"x" * 1024
+        yield b'"}'
+
+    response = api.client.post(
+        "/v1/needs", content=chunks(), headers={**api.headers("party"), "Content-Type": "application/json"}
+    )
+    assert response.status_code == 413 and response.json()["error"]["code"] == "too_large"
+
+    def small():  # type: ignore[no-untyped-def]
+        yield b'{"title": "Mercury lamps", '
+        yield b'"description": "We need collection of used lamps."}'
+
+    ok = api.client.post(
+        "/v1/needs", content=small(), headers={**api.headers("party"), "Content-Type": "application/json"}
+    )
+    assert ok.status_code == 201
 
 
 def test_patch_recomputes_what_was_understood(api: Api) -> None:
