@@ -329,6 +329,117 @@ def serve(
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
+# --------------------------------------------------------------------------- evaluation
+
+
+RESULTS_DIR = Path("evaluation") / "results"
+
+
+@app.command("eval")
+def evaluate_quality(
+    offerings: Annotated[
+        Path | None, typer.Option("--offerings", help="Offerings (default: the bundled catalog).")
+    ] = None,
+    needs: Annotated[
+        Path | None, typer.Option("--needs", help="Labelled needs (default: the dev set).")
+    ] = None,
+    qrels: Annotated[
+        Path | None, typer.Option("--qrels", help="Graded judgments, JSON (default: the dev set's).")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for quality.md and quality.png.")] = RESULTS_DIR,
+) -> None:
+    """Run every system (random, text-blind, BM25, dense per encoder, quick hybrid, the
+    shipped pipeline with and without structured features) over a labelled set in one
+    run, and write quality.md (metrics, per language, per sector, bootstrap intervals,
+    targets, tagger and vague check) and quality.png.
+
+    Embeddings are cached under MATCHER_DATA_DIR/eval-cache, so a rerun only embeds new text.
+    """
+    from tqdm import tqdm
+
+    from evaluation.quality import SHIPPED
+    from evaluation.quality_report import run_and_write, targets
+
+    settings = get_settings()
+    bar = tqdm(total=9, desc="systems", unit="system", file=sys.stderr, disable=None)
+
+    def step(name: str) -> None:
+        bar.set_postfix_str(name)
+        bar.update(1)
+
+    report, run = run_and_write(
+        offerings=offerings,
+        needs=needs,
+        qrels=qrels,
+        out_dir=out,
+        cache_dir=settings.data_dir / "eval-cache",
+        multilingual=settings.multilingual_encoder,
+        english=settings.english_encoder,
+        progress=step,
+    )
+    bar.close()
+    shipped = run.system(SHIPPED)
+    typer.echo(
+        f"shipped nDCG@10 {shipped.metric('ndcg@10'):.3f}, Recall@10 grade-2 {shipped.metric('recall2@10'):.3f}"
+    )
+    for name, goal, value, met in targets(run):
+        typer.echo(f"{name}: {value:.3f} (goal {goal}) {'met' if met else 'NOT met'}")
+    typer.echo(f"wrote {report} and {report.with_suffix('.png')}")
+
+
+@app.command("bench")
+def bench(
+    full: Annotated[
+        bool, typer.Option("--full", help="Add the 100,000-offering point (several more minutes).")
+    ] = False,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for performance.md and performance.png.")
+    ] = RESULTS_DIR,
+    sizes: Annotated[
+        str | None, typer.Option("--sizes", help="Catalog sizes, comma-separated (default 1000,10000).")
+    ] = None,
+    queries: Annotated[
+        int, typer.Option("--queries", min=5, help="Stored-need matches timed per size.")
+    ] = 200,
+    api_seconds: Annotated[
+        float, typer.Option("--api-seconds", min=0, help="Seconds of load per API route; 0 skips the API.")
+    ] = 10.0,
+) -> None:
+    """Measure speed and scale, each figure next to a baseline from the same run: encoder
+    throughput and the engine's embedding path; index build time, memory and match latency
+    at 1k and 10k synthetic offerings (100k with --full) against numpy brute force; API
+    throughput of the match route against reading a need. Writes performance.md and .png.
+    """
+    from tqdm import tqdm
+
+    from evaluation.bench import BenchConfig, run_bench, targets, write_report
+    from matcher.services.engine import build_encoders
+
+    settings = get_settings()
+    chosen = tuple(int(size) for size in sizes.split(",")) if sizes else (1_000, 10_000)
+    if full and 100_000 not in chosen:
+        chosen = (*chosen, 100_000)
+    config = BenchConfig(sizes=chosen, queries=queries, api_seconds=api_seconds)
+    encoders = build_encoders(settings.multilingual_encoder, settings.english_encoder)
+    environment = {
+        "MATCHER_MULTILINGUAL_ENCODER": settings.multilingual_encoder,
+        "MATCHER_ENGLISH_ENCODER": settings.english_encoder,
+    }
+    steps = 2 + len(chosen) + (1 if api_seconds > 0 else 0)
+    bar = tqdm(total=steps, desc="bench", file=sys.stderr, disable=None)
+
+    def step(name: str) -> None:
+        bar.set_postfix_str(name)
+        bar.update(1)
+
+    results = run_bench(config, encoders, environment, progress=step)
+    bar.close()
+    report = write_report(results, out)
+    for name, goal, value, met in targets(results):
+        typer.echo(f"{name}: {value:.2f} (goal {goal}) {'met' if met else 'NOT met'}")
+    typer.echo(f"wrote {report} and {report.with_suffix('.png')}")
+
+
 # --------------------------------------------------------------------------- match
 
 

@@ -1,0 +1,42 @@
+"""`matcher bench` on a tiny configuration: the report holds every section and sane numbers."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from tests.test_cli import run
+from tests.test_rank_cli import FAKE
+
+
+def test_bench_writes_a_report_with_every_section(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    result = run(
+        "bench",
+        "--sizes",
+        "200,400",
+        "--queries",
+        "10",
+        "--api-seconds",
+        "1",
+        "--out",
+        str(out),
+        data_dir=tmp_path / "d",
+        **FAKE,
+    )
+    assert "embedding path / raw fake" in result.stdout
+    report = (out / "performance.md").read_text(encoding="utf-8")
+    assert (out / "performance.png").stat().st_size > 10_000
+    assert "Machine: " in report and "CPUs" in report
+    for section in ("## Targets", "## Encoders", "## Scale", "## API"):
+        assert section in report, section
+    assert "| 200 | exact |" in report and "| 400 | exact |" in report
+    data = json.loads((out / "performance.json").read_text(encoding="utf-8"))
+    for row in data["sizes"]:
+        assert 0 < row["brute"]["p50"] <= row["brute"]["p99"]
+        assert 0 < row["stored"]["p50"] <= row["stored"]["p95"] <= row["stored"]["p99"]
+    api = data["api"]
+    assert set(api) == {"GET /v1/needs/{id}", "GET /v1/needs/{id}/matches"}
+    assert all(route["requests"] > 0 and route["errors"] == 0 for route in api.values())
+    assert re.search(r"New needs at 200 offerings .* p50 \d+\.\d ms", report)
