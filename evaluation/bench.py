@@ -188,7 +188,7 @@ def synthetic(size: int, needs: int, dimensions: dict[str, int], seed: int = 11)
     return Synthetic(offerings, need_profiles, party, vectors, need_vectors)
 
 
-def build_engine(data: Synthetic, encoder_names: dict[str, str]) -> tuple[RankingEngine, dict[str, float]]:
+def build_engine(data: Synthetic, encoder_names: dict[str, str]) -> tuple[RankingEngine, dict[str, Any]]:
     """The engine over synthetic offerings; returns it with build seconds and memory."""
     gc.collect()
     memory_before = resident_mb()

@@ -38,7 +38,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -46,11 +46,11 @@ from typing import Any
 import numpy as np
 
 from matcher.domain import NeedProfile, OfferingProfile, PartyProfile
-from matcher.eligibility import CONSTRAINTS, Eligibility, filter_candidates
+from matcher.eligibility import CONSTRAINTS, Eligibility
 from matcher.embeddings.index import VectorIndex
 from matcher.lexical import LexicalIndex, sentences, tokenize
 from matcher.tagging import KeywordTagger, TagEvidence
-from matcher.taxonomy import Taxonomy
+from matcher.taxonomy import PARTY_STATUSES, UN_LANGUAGES, Taxonomy
 from matcher.weights import RankingWeights
 
 ENGINE_VERSION = "hybrid-2"
@@ -122,7 +122,7 @@ class RankingEngine:
         weights: RankingWeights | None = None,
         tagger: KeywordTagger | None = None,
         offering_sentences: Mapping[str, tuple[Sequence[str], np.ndarray]] | None = None,
-        dense_depth: int = 2000,
+        dense_depth: int = 400,
         rerank_depth: int = 100,
         reuse: RankingEngine | None = None,
     ) -> None:
@@ -154,11 +154,87 @@ class RankingEngine:
             if self.offerings
             else np.zeros((0, len(self.codes)), dtype=np.float32)
         )
+        self._build_arrays(taxonomy)
         document_frequency: dict[str, int] = {}
         for terms in self._offering_terms:
             for term in terms:
                 document_frequency[term] = document_frequency.get(term, 0) + 1
         self._document_frequency = document_frequency
+
+    def _build_arrays(self, taxonomy: Taxonomy) -> None:
+        """Column arrays of the offerings, so eligibility and scoring run as numpy
+        operations over the whole catalog instead of a Python loop per offering."""
+        offerings = self.offerings
+        count = len(offerings)
+        self._sector_column = {code: column for column, code in enumerate(taxonomy.sectors)}
+        self._type_column = {code: column for column, code in enumerate(taxonomy.assistance_types)}
+        self._region_column = {code: column for column, code in enumerate(taxonomy.regions)}
+        self._status_column = {code: column for column, code in enumerate(PARTY_STATUSES)}
+        self._language_column = {code: column for column, code in enumerate(UN_LANGUAGES)}
+
+        def membership(
+            values: Callable[[OfferingProfile], Sequence[str]], columns: Mapping[str, int]
+        ) -> np.ndarray:
+            matrix = np.zeros((count, len(columns)), dtype=bool)
+            for row, offering in enumerate(offerings):
+                for value in values(offering):
+                    if value in columns:
+                        matrix[row, columns[value]] = True
+            return matrix
+
+        self._sectors = membership(lambda o: o.sectors, self._sector_column)
+        self._types = membership(lambda o: o.assistance_types, self._type_column)
+        self._regions = membership(lambda o: o.regions, self._region_column)
+        self._statuses = membership(lambda o: o.eligible_status, self._status_column)
+        self._languages = membership(lambda o: o.languages, self._language_column)
+        self._has_regions = np.array([bool(o.regions) for o in offerings], dtype=bool)
+        self._has_statuses = np.array([bool(o.eligible_status) for o in offerings], dtype=bool)
+        self._has_languages = np.array([bool(o.languages) for o in offerings], dtype=bool)
+        self._has_countries = np.array([bool(o.countries) for o in offerings], dtype=bool)
+        self._countries = {row: set(o.countries) for row, o in enumerate(offerings) if o.countries}
+        self._active = np.array([o.active for o in offerings], dtype=bool)
+        self._verified = np.array([o.verified for o in offerings], dtype=bool)
+        self._opens = np.array([o.opens.toordinal() if o.opens else -1 for o in offerings], dtype=np.int64)
+        self._closes = np.array(
+            [o.closes.toordinal() if o.closes else 10**9 for o in offerings], dtype=np.int64
+        )
+        self._full = np.array([o.capacity is not None and o.capacity <= 0 for o in offerings], dtype=bool)
+        self._funding_min = np.array([o.funding_min_usd or np.nan for o in offerings], dtype=float)
+        self._funding_max = np.array([o.funding_max_usd or np.nan for o in offerings], dtype=float)
+        self._breadth = self._sectors.sum(axis=1) / max(1, len(self._sector_column))
+        self._id_rank = (
+            np.argsort(np.argsort(np.array([o.id for o in offerings], dtype=object)))
+            if count
+            else np.zeros(0, dtype=np.int64)
+        )
+
+    def eligible(self, party: PartyProfile, today: dt.date) -> tuple[np.ndarray, dict[str, int]]:
+        """Rows of the offerings eligible for ``party``, and how many each constraint removed
+        (an offering counts against the first constraint it fails, in ``CONSTRAINTS`` order)."""
+        day = today.toordinal()
+        region = self._region_column.get(party.region)
+        status = self._status_column.get(party.status)
+        in_country = np.zeros(len(self.offerings), dtype=bool)
+        for row, countries in self._countries.items():
+            in_country[row] = party.iso3 in countries
+        checks = {
+            "active": self._active,
+            "application_window": (self._opens <= day) & (self._closes >= day),
+            "capacity": ~self._full,
+            "region": ~self._has_regions
+            | (self._regions[:, region] if region is not None else np.zeros(len(self.offerings), dtype=bool)),
+            "country": ~self._has_countries | in_country,
+            "status": ~self._has_statuses
+            | (
+                self._statuses[:, status] if status is not None else np.zeros(len(self.offerings), dtype=bool)
+            ),
+        }
+        remaining = np.ones(len(self.offerings), dtype=bool)
+        removed = {}
+        for name in CONSTRAINTS:
+            removed[name] = int((remaining & ~checks[name]).sum())
+            remaining &= checks[name]
+        return np.flatnonzero(remaining), removed
 
     @staticmethod
     def _key(offering: OfferingProfile) -> tuple[str, str]:
@@ -234,7 +310,9 @@ class RankingEngine:
         embeds ``english_query``) and ``SENTENCES`` to its sentence vectors. Ties break by
         offering id.
         """
-        scored = self._score(need, party, need_vectors, today or dt.date.today(), evidence)
+        window = max(k, 10)
+        head = max(self.rerank_depth, 2 * window)  # room for the diversity step to push some down
+        scored = self._score(need, party, need_vectors, today or dt.date.today(), evidence, head=head)
         results = self._diversify(scored.ranked, k)[:k]
         for item in results:
             item.explanation = self._explain(
@@ -279,57 +357,92 @@ class RankingEngine:
         today: dt.date,
         evidence: TagEvidence | None,
         focus: str | None = None,
+        head: int | None = None,
     ) -> _Scored:
-        """Score every candidate (or only ``focus``), best first, sentence pass included.
+        """Score every candidate (or only ``focus``) as arrays, then materialise the best
+        ``head`` (default ``rerank_depth``) with their components, run the sentence pass on
+        them and sort them, best first.
 
         Lexical scores are normalised by the best BM25 among all candidates even when only
         ``focus`` is scored, so a pair's score does not depend on which side asked.
         """
         evidence = evidence if evidence is not None else self.tagger.tag(need.text)
-        eligibility = filter_candidates(self.offerings, party, today)
-        candidates = eligibility.candidates
+        rows, removed = self.eligible(party, today)
+        eligibility = Eligibility(candidates=[self.offerings[row] for row in rows], removed=removed)
         english = self.english_query(need, evidence)
         specificity = self._specificity(need, evidence)
         scored = _Scored([], eligibility, evidence, specificity, english, {})
-        if not candidates:
+        if len(rows) == 0:
             return scored
-        rows = np.array([self.position[offering.id] for offering in candidates])
         lexical = self.lexical.score_all(english)[rows]
-        top = float(lexical.max()) if len(lexical) else 0.0
+        top = float(lexical.max())
         lexical_norm = lexical / top if top > 0 else np.zeros_like(lexical)
         if focus is not None:
-            keep = [position for position, offering in enumerate(candidates) if offering.id == focus]
-            if not keep:
+            keep = np.flatnonzero(rows == self.position.get(focus, -1))
+            if len(keep) == 0:
                 return scored
-            candidates = [candidates[keep[0]]]
             rows, lexical_norm = rows[keep], lexical_norm[keep]
         dense = {
             role: self._dense_scores(index, need_vectors[role], rows)
             for role, index in self.offering_indexes.items()
             if role in need_vectors
         }
-        concept = self._concepts[rows] @ self.need_concepts(need, evidence)
-        for position, offering in enumerate(candidates):
-            dense_values = {role: float(values[position]) for role, values in dense.items()}
-            components = self._components(
-                need,
-                offering,
-                evidence,
-                specificity,
-                dense_values,
-                float(lexical_norm[position]),
-                float(concept[position]),
-            )
-            # Until the sentence pass, a candidate's best sentence match is approximated
-            # by its whole-text cosine.
-            components["sentence"] = self.weights.sentence * dense_values.get(MULTILINGUAL, 0.0)
+        columns = self._component_arrays(need, evidence, specificity, rows, dense, lexical_norm)
+        totals = np.sum(list(columns.values()), axis=0)
+        size = min(len(rows), head or self.rerank_depth)
+        chosen = np.argpartition(-totals, size - 1)[:size] if size < len(rows) else np.arange(len(rows))
+        chosen = chosen[np.lexsort((self._id_rank[rows[chosen]], -totals[chosen]))]
+        names = list(columns)
+        for position in chosen:
+            components = {name: float(columns[name][position]) for name in names}
+            offering = self.offerings[int(rows[position])]
             scored.ranked.append(RankedOffering(offering, sum(components.values()), components, {}))
-        scored.ranked.sort(key=lambda item: (-item.score, item.offering.id))
-        scored.pairs = self._sentence_pass(
-            scored.ranked[: self.rerank_depth], need_vectors.get(SENTENCES), need
-        )
+        scored.pairs = self._sentence_pass(scored.ranked, need_vectors.get(SENTENCES), need)
         scored.ranked.sort(key=lambda item: (-item.score, item.offering.id))
         return scored
+
+    def _component_arrays(
+        self,
+        need: NeedProfile,
+        evidence: TagEvidence,
+        specificity: float,
+        rows: np.ndarray,
+        dense: Mapping[str, np.ndarray],
+        lexical: np.ndarray,
+    ) -> dict[str, np.ndarray]:
+        """Each weighted component of the score, one value per candidate row."""
+        w = self.weights
+        zeros = np.zeros(len(rows), dtype=float)
+        sectors, types = self._sectors[rows], self._types[rows]
+        language_column = self._language_column.get(need.language or "")
+        if language_column is None:
+            language = zeros + 0.5
+        else:
+            language = np.where(self._has_languages[rows], self._languages[rows, language_column], 0.5)
+        multilingual = dense.get(MULTILINGUAL, zeros)
+        return {
+            "dense_multilingual": w.dense_multilingual * multilingual,
+            "dense_english": w.dense_english * dense.get(ENGLISH, zeros),
+            "lexical": w.lexical * lexical,
+            "sector_stated": w.sector_stated * _share_of(sectors, need.sectors, self._sector_column),
+            "sector_inferred": w.sector_inferred
+            * _weighted_share_of(sectors, evidence.sectors, self._sector_column, exclude=need.sectors),
+            "type_stated": w.type_stated * _share_of(types, need.assistance_types, self._type_column),
+            "type_inferred": w.type_inferred
+            * _weighted_share_of(
+                types, evidence.assistance_types, self._type_column, exclude=need.assistance_types
+            ),
+            "concept": w.concept * (self._concepts[rows] @ self.need_concepts(need, evidence)),
+            "language": w.language * language,
+            "country_focus": w.country_focus * self._has_countries[rows],
+            "generality": w.generality * (1.0 - specificity) * self._breadth[rows],
+            "unverified": -w.unverified * ~self._verified[rows],
+            "budget": -w.budget
+            * _budget_gaps(need.budget_usd, self._funding_min[rows], self._funding_max[rows]),
+            # Until the sentence pass, a candidate's best sentence match is approximated
+            # by its whole-text cosine.
+            "sentence": w.sentence * multilingual,
+        }
 
     def _sentence_pass(
         self, head: Sequence[RankedOffering], need_sentences: np.ndarray | None, need: NeedProfile
@@ -367,9 +480,17 @@ class RankingEngine:
             np.asarray(vector, dtype=np.float32).reshape(1, -1), depth, allowed_ids=candidate_ids
         )
         found = ids[0] >= 0
-        by_id = dict(zip(ids[0][found].tolist(), scores[0][found].tolist(), strict=True))
-        floor = min(by_id.values()) if by_id else 0.0
-        return np.array([by_id.get(int(item), floor) for item in candidate_ids], dtype=np.float32)
+        found_ids, found_scores = ids[0][found], scores[0][found]
+        floor = float(found_scores.min()) if len(found_scores) else 0.0
+        order = np.argsort(found_ids)
+        sorted_ids, sorted_scores = found_ids[order], found_scores[order]
+        places = np.clip(np.searchsorted(sorted_ids, candidate_ids), 0, max(0, len(sorted_ids) - 1))
+        hit = (
+            (sorted_ids[places] == candidate_ids)
+            if len(sorted_ids)
+            else np.zeros(len(candidate_ids), dtype=bool)
+        )
+        return np.where(hit, sorted_scores[places] if len(sorted_ids) else floor, floor).astype(np.float32)
 
     # ------------------------------------------------------------------ scoring
 
@@ -379,42 +500,6 @@ class RankingEngine:
             return 1.0
         strong = sum(score for code, score in evidence.sectors.items() if code != "cross-cutting")
         return min(1.0, strong / 4.0)
-
-    def _components(
-        self,
-        need: NeedProfile,
-        offering: OfferingProfile,
-        evidence: TagEvidence,
-        specificity: float,
-        dense: Mapping[str, float],
-        lexical: float,
-        concept: float,
-    ) -> dict[str, float]:
-        w = self.weights
-        offered_sectors = set(offering.sectors)
-        offered_types = set(offering.assistance_types)
-        components = {
-            "dense_multilingual": w.dense_multilingual * dense.get(MULTILINGUAL, 0.0),
-            "dense_english": w.dense_english * dense.get(ENGLISH, 0.0),
-            "lexical": w.lexical * lexical,
-            "sector_stated": w.sector_stated * _share(need.sectors, offered_sectors),
-            "sector_inferred": w.sector_inferred
-            * _weighted_share(evidence.sectors, offered_sectors, exclude=need.sectors),
-            "type_stated": w.type_stated * _share(need.assistance_types, offered_types),
-            "type_inferred": w.type_inferred
-            * _weighted_share(evidence.assistance_types, offered_types, exclude=need.assistance_types),
-            "concept": w.concept * concept,
-            "language": w.language * _language_fit(need.language, offering.languages),
-            "country_focus": w.country_focus * (1.0 if offering.countries else 0.0),
-            "generality": w.generality
-            * (1.0 - specificity)
-            * len(offered_sectors)
-            / max(1, len(self.taxonomy.sectors)),
-            "unverified": -w.unverified * (0.0 if offering.verified else 1.0),
-            "budget": -w.budget
-            * _budget_gap(need.budget_usd, offering.funding_min_usd, offering.funding_max_usd),
-        }
-        return components
 
     def _diversify(self, ranked: list[RankedOffering], k: int) -> list[RankedOffering]:
         """Soft, then hard diversity over the top ``max(k, 10)``.
@@ -508,32 +593,43 @@ def _content_terms(query: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(tokenize(query, remove_stopwords=True)))
 
 
+def _share_of(members: np.ndarray, codes: Sequence[str], columns: Mapping[str, int]) -> np.ndarray:
+    """Per row: the share of ``codes`` the row's membership covers (0 when no codes).
+    (Tempering it by the offering's focus, so that programmes listing every sector gain
+    less, lowered dev nDCG@10 from 0.645 to 0.605: broad funds are often the right answer.)"""
+    picked = [columns[code] for code in codes if code in columns]
+    if not codes or not picked:
+        return np.zeros(len(members))
+    return np.asarray(members[:, picked].sum(axis=1) / len(codes), dtype=float)
+
+
+def _weighted_share_of(
+    members: np.ndarray, scores: Mapping[str, float], columns: Mapping[str, int], *, exclude: Sequence[str]
+) -> np.ndarray:
+    """Per row: the share of the evidence (code → strength, ``exclude`` left out) covered."""
+    weights = np.zeros(members.shape[1] if members.ndim == 2 else 0)
+    for code, score in scores.items():
+        if code not in exclude and code in columns:
+            weights[columns[code]] = score
+    total = weights.sum()
+    if total <= 0:
+        return np.zeros(len(members))
+    return np.asarray(members @ weights / total, dtype=float)
+
+
+def _budget_gaps(budget: float | None, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """``_budget_gap`` for arrays of funding ranges (NaN = no bound)."""
+    if budget is None or budget <= 0:
+        return np.zeros(len(low))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        below = np.where(~np.isnan(low) & (budget < low), np.log10(low / budget), 0.0)
+        above = np.where(~np.isnan(high) & (budget > high), np.log10(budget / high), 0.0)
+    return np.minimum(1.0, np.nan_to_num(below) + np.nan_to_num(above))
+
+
 def _unit(vector: np.ndarray) -> np.ndarray:
     norm = float(np.linalg.norm(vector))
     return vector / norm if norm > 0 else vector
-
-
-def _share(codes: Sequence[str], offered: set[str]) -> float:
-    """Share of the need's codes the offering covers. (Tempering it by the offering's focus,
-    so that programmes listing every sector gain less, lowered dev nDCG@10 from 0.645 to
-    0.605: broad funds are often the right answer.)"""
-    if not codes:
-        return 0.0
-    return sum(1 for code in codes if code in offered) / len(codes)
-
-
-def _weighted_share(scores: Mapping[str, float], offered: set[str], *, exclude: Sequence[str]) -> float:
-    relevant = {code: score for code, score in scores.items() if code not in exclude}
-    total = sum(relevant.values())
-    if total <= 0:
-        return 0.0
-    return sum(score for code, score in relevant.items() if code in offered) / total
-
-
-def _language_fit(language: str | None, offered: Sequence[str]) -> float:
-    if not language or not offered:
-        return 0.5
-    return 1.0 if language in offered else 0.0
 
 
 def _budget_gap(budget: float | None, low: float | None, high: float | None) -> float:

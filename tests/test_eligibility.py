@@ -62,3 +62,43 @@ def test_filter_counts_removals_by_first_failed_constraint() -> None:
         "country": 0,
         "status": 1,
     }
+
+
+def test_the_engine_s_vectorised_filter_agrees_with_the_reference_one() -> None:
+    """``RankingEngine.eligible`` (numpy over the catalog) must keep exactly the offerings
+    ``filter_candidates`` (one offering at a time) keeps, and count removals alike."""
+    import random
+
+    from matcher.ranking import RankingEngine
+    from matcher.taxonomy import load_taxonomy
+    from tests.factories import make_offering, make_party
+
+    chooser = random.Random(5)
+    regions = ["africa", "asia-pacific", "cee", "grulac", "weog"]
+    offerings = []
+    for number in range(300):
+        offerings.append(
+            make_offering(
+                id=f"o-{number:03d}",
+                active=chooser.random() > 0.1,
+                regions=tuple(chooser.sample(regions, chooser.randint(0, 3))),
+                countries=tuple(chooser.sample(["KEN", "PER", "FJI", "NER"], chooser.randint(0, 2))),
+                eligible_status=tuple(
+                    chooser.sample(["developing", "transition", "developed"], chooser.randint(0, 2))
+                ),
+                opens=dt.date(2026, 1, 1) if chooser.random() < 0.2 else None,
+                closes=dt.date(2026, 6, 30) if chooser.random() < 0.2 else None,
+                capacity=chooser.choice([None, None, 0, 3]),
+            )
+        )
+    engine = RankingEngine(offerings=offerings, offering_indexes={}, taxonomy=load_taxonomy())
+    for party in (
+        make_party(iso3="KEN", region="africa", status="developing"),
+        make_party(iso3="PER", region="grulac", status="transition"),
+        make_party(iso3="FRA", region="weog", status="developed"),
+    ):
+        for today in (dt.date(2026, 3, 1), dt.date(2026, 11, 28)):
+            reference = filter_candidates(offerings, party, today)
+            rows, removed = engine.eligible(party, today)
+            assert [offerings[row].id for row in rows] == [o.id for o in reference.candidates]
+            assert removed == reference.removed

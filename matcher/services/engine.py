@@ -15,6 +15,7 @@ import functools
 import hashlib
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,7 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[int], None]
 R = TypeVar("R")
 EMBED_BATCH = 32
+RANKING_CACHE_SIZE = 1024  # rankings kept until the next write (any write empties the cache)
 NEED_DEPTH = 500  # open needs scored in full by the donor view; more are preselected by meaning
 
 
@@ -250,6 +252,8 @@ class MatchingService:
         self.offerings: list[OfferingProfile] = []
         self.offering_sentences: dict[str, tuple[list[str], np.ndarray]] = {}
         self.engine: RankingEngine | None = None
+        # Rankings by (need, party, k, day), dropped whenever anything changes (``_changed``).
+        self._rankings: OrderedDict[tuple[Any, ...], Ranking] = OrderedDict()
         need_encoders = {MULTILINGUAL: self.encoders[MULTILINGUAL]} if MULTILINGUAL in self.encoders else {}
         self.need_indexes = RowIndexes(directory=index_dir, encoders=need_encoders, kind="needs")
 
@@ -278,7 +282,11 @@ class MatchingService:
             self.offering_sentences[offering.id] = (texts, vectors[start : start + len(texts)])
             start += len(texts)
 
+    def _changed(self) -> None:
+        self._rankings.clear()
+
     def _rebuild_engine(self) -> None:
+        self._changed()
         self.engine = RankingEngine(
             offerings=self.offerings,
             offering_indexes=self.indexes.indexes,
@@ -314,6 +322,7 @@ class MatchingService:
         row = session.get(Need, need_id)
         if row is None:
             raise KeyError(need_id)
+        self._changed()
         is_open = row.status in OPEN_NEED_STATUSES
         self.need_indexes.apply(
             session,
@@ -396,4 +405,16 @@ class MatchingService:
         today: dt.date | None = None,
     ) -> Ranking:
         assert self.engine is not None, "call load() first"
-        return self.engine.rank(need, party, need_vectors=self.need_vectors(session, need), k=k, today=today)
+        today = today or dt.date.today()
+        key = (need, party, k, today)
+        cached = self._rankings.get(key)
+        if cached is not None:
+            self._rankings.move_to_end(key)
+            return cached
+        ranking = self.engine.rank(
+            need, party, need_vectors=self.need_vectors(session, need), k=k, today=today
+        )
+        self._rankings[key] = ranking
+        if len(self._rankings) > RANKING_CACHE_SIZE:
+            self._rankings.popitem(last=False)
+        return ranking
