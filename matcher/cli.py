@@ -415,6 +415,7 @@ def bench(
     from evaluation.bench import BenchConfig, run_bench, targets, write_report
     from matcher.services.engine import build_encoders
 
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per load-test request otherwise
     settings = get_settings()
     chosen = tuple(int(size) for size in sizes.split(",")) if sizes else (1_000, 10_000)
     if full and 100_000 not in chosen:

@@ -174,6 +174,7 @@ class VectorIndex:
         # hnsw only: caller id of each graph row, -1 where the row is a tombstone.
         self._external_of_row = np.zeros(0, dtype=np.int64)
         self._tombstones: set[int] = set()
+        self._lookup: tuple[np.ndarray, np.ndarray] | None = None
 
     # ----------------------------------------------------------------- inspection
 
@@ -421,6 +422,7 @@ class VectorIndex:
         return id_array, matrix
 
     def _append(self, id_array: np.ndarray, matrix: np.ndarray) -> None:
+        self._lookup = None
         if self._kind == "exact":
             self._index.add_with_ids(matrix, id_array)
             self._label_of.update((int(item), int(item)) for item in id_array)
@@ -436,6 +438,7 @@ class VectorIndex:
     def _discard(self, ids: list[int]) -> None:
         if not ids:
             return
+        self._lookup = None
         labels = np.array([self._label_of.pop(item) for item in ids], dtype=np.int64)
         if self._kind == "exact":
             self._index.remove_ids(faiss.IDSelectorBatch(labels))
@@ -468,15 +471,30 @@ class VectorIndex:
             self._kind = "hnsw" if len(id_array) >= self._hnsw_threshold else "exact"
         self._index = self._new_faiss_index(self._kind)
         self._label_of = {}
+        self._lookup = None
         self._external_of_row = np.zeros(0, dtype=np.int64)
         self._tombstones = set()
         self._append(id_array, matrix)
         logger.debug("rebuilt %s index with %d vectors", self._kind, len(id_array))
 
     def _labels_for(self, allowed_ids: Collection[int] | np.ndarray) -> np.ndarray:
-        candidates = allowed_ids.tolist() if isinstance(allowed_ids, np.ndarray) else allowed_ids
-        labels = {self._label_of[int(item)] for item in candidates if int(item) in self._label_of}
-        return np.array(sorted(labels), dtype=np.int64)
+        """Sorted faiss labels of the live ``allowed_ids`` (unknown ids are ignored), by a
+        binary search in a sorted copy of the id → label map (rebuilt after any change)."""
+        if self._lookup is None:
+            ids = np.fromiter(self._label_of.keys(), dtype=np.int64, count=len(self._label_of))
+            labels = np.fromiter(self._label_of.values(), dtype=np.int64, count=len(self._label_of))
+            order = np.argsort(ids)
+            self._lookup = (ids[order], labels[order])
+        known_ids, known_labels = self._lookup
+        wanted = np.unique(
+            np.asarray(
+                list(allowed_ids) if not isinstance(allowed_ids, np.ndarray) else allowed_ids, dtype=np.int64
+            )
+        )
+        if len(known_ids) == 0 or len(wanted) == 0:
+            return np.zeros(0, dtype=np.int64)
+        places = np.clip(np.searchsorted(known_ids, wanted), 0, len(known_ids) - 1)
+        return np.sort(known_labels[places[known_ids[places] == wanted]])
 
     def _faiss_search(
         self,
@@ -520,13 +538,22 @@ class VectorIndex:
         scores: np.ndarray,
         result_ids: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
-        vectors = faiss.downcast_index(self._index.index).reconstruct_batch(rows)
+        graph: Any = faiss.downcast_index(self._index.index)
+        storage: Any = faiss.downcast_index(graph.storage)
+        # A view of the stored vectors (no copy): scoring every stored vector and picking the
+        # allowed rows is cheaper than gathering the allowed vectors first.
+        stored = faiss.rev_swig_ptr(storage.get_xb(), storage.ntotal * storage.d).reshape(
+            storage.ntotal, storage.d
+        )
         external = self._external_of_row[rows]
-        similarity = queries @ vectors.T
+        similarity = (queries @ stored.T)[:, rows]
         take = min(width, len(rows))
         for query_number, row_scores in enumerate(similarity):
             # Best score first, ties by ascending id, as the flat index orders them.
-            order = np.lexsort((external, -row_scores))[:take]
+            head = np.argpartition(-row_scores, take - 1)[:take] if take < len(rows) else np.arange(len(rows))
+            boundary = row_scores[head].min()
+            head = np.flatnonzero(row_scores >= boundary)  # keep every tie at the boundary
+            order = head[np.lexsort((external[head], -row_scores[head]))][:take]
             scores[query_number, :take] = row_scores[order]
             result_ids[query_number, :take] = external[order]
         return scores, result_ids
@@ -549,6 +576,7 @@ class VectorIndex:
         self._index = faiss_index
         if kind == "exact":
             self._label_of = {int(label): int(label) for label in labels}
+            self._lookup = None
         else:
             rows_name = manifest["rows_file"]
             if not rows_name:
@@ -559,6 +587,7 @@ class VectorIndex:
             self._external_of_row = external
             live_rows = np.flatnonzero(external >= 0)
             self._label_of = dict(zip(external[live_rows].tolist(), live_rows.tolist(), strict=True))
+            self._lookup = None
             self._tombstones = set(np.flatnonzero(external < 0).tolist())
         if len(self._label_of) != manifest["count"] or len(self._label_of) != len(labels) - len(
             self._tombstones
