@@ -43,6 +43,16 @@ class Settings(BaseSettings):
         description="Encoder for the need-in-English dense signal (same choices); '' turns it off.",
     )
     ranking: RankingWeights = Field(default_factory=RankingWeights)
+    unmet_score_threshold: float = Field(
+        default=0.6,
+        description="Unmet-needs report: an open need whose best proposal scores below this (the "
+        "engine's scale; good matches score about 0.8 to 1.2) counts as unmet.",
+    )
+    unmet_after_days: int = Field(
+        default=60,
+        description="Unmet-needs report: an open need with no accepted proposal this many days after "
+        "it was filed counts as unmet.",
+    )
 
     @property
     def index_dir(self) -> Path:

@@ -16,12 +16,14 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matcher.api.routes import keys, needs, offerings, operations, reference, review
+from matcher.api.web import pages
 from matcher.db import session_scope
 from matcher.services.access import ServiceError
 from matcher.settings import Settings, get_settings
@@ -181,6 +183,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses={500: {"description": "Unexpected failure (logged)."}},
     )
     app.state.metrics = _metrics()
+    app.state.web_secret = pages.new_web_secret()
+    app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
+    app.include_router(pages.router)
     for router in (
         needs.router,
         offerings.router,
@@ -191,8 +196,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
 
+    def is_page(request: Request) -> bool:
+        path = request.url.path
+        return not (
+            path.startswith("/v1") or path in ("/healthz", "/readyz", "/metrics", "/docs", "/openapi.json")
+        )
+
+    @app.exception_handler(pages.SignInRequired)
+    async def sign_in_first(request: Request, problem: pages.SignInRequired) -> Response:
+        return RedirectResponse("/", status_code=303)
+
     @app.exception_handler(ServiceError)
-    async def service_error(request: Request, problem: ServiceError) -> JSONResponse:
+    async def service_error(request: Request, problem: ServiceError) -> Response:
+        if is_page(request):
+            return pages.error_page(request, problem.status, problem.message)
         return error_response(problem.status, problem.code, problem.message, problem.details)
 
     @app.exception_handler(RequestValidationError)
@@ -205,7 +222,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return error_response(422, "invalid", f"invalid fields: {fields}", details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, problem: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, problem: StarletteHTTPException) -> Response:
+        if is_page(request) and problem.status_code == 404:
+            return pages.error_page(request, 404, f"no page {request.url.path}")
         codes = {401: "not_authenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
         message = problem.detail if isinstance(problem.detail, str) else "request refused"
         if problem.status_code == 404 and message == "Not Found":

@@ -103,6 +103,11 @@ def audit(
     )
 
 
+def require_staff(principal: Principal, what: str) -> None:
+    if not principal.is_staff:
+        raise Forbidden(f"only the secretariat can {what}")
+
+
 @dataclass(frozen=True)
 class AuditFilters:
     entity_type: str | None = None

@@ -21,7 +21,7 @@ from sqlalchemy import String, and_, cast, or_, select
 from sqlalchemy.orm import Session
 
 from matcher.models import Match, Need, Offering, Party, utcnow
-from matcher.services.access import Conflict, Forbidden, Invalid, NotFound, Principal, audit
+from matcher.services.access import Conflict, Invalid, NotFound, Principal, audit, require_staff
 from matcher.services.engine import MatchingService, need_profile, party_profile
 from matcher.services.paging import Page, paginate
 from matcher.taxonomy import OPEN_NEED_STATUSES
@@ -37,11 +37,6 @@ ACTIONS = {"accepted": "match.accept", "rejected": "match.reject", "introduced":
 # Parts of an explanation that quote the need's own words: kept from providers when the
 # need is confidential.
 QUOTES_NEED = ("sentence_pair", "matched_terms")
-
-
-def _staff_only(principal: Principal, what: str) -> None:
-    if not principal.is_staff:
-        raise Forbidden(f"only the secretariat can {what}")
 
 
 @dataclass(frozen=True)
@@ -99,7 +94,7 @@ def run_matching(
     today: dt.date | None = None,
 ) -> RunReport:
     """Propose the top ``k`` offerings for each selected open need (in the caller's transaction)."""
-    _staff_only(principal, "run matching")
+    require_staff(principal, "run matching")
     if not 1 <= filters.k <= 100:
         raise Invalid("k must be between 1 and 100", [{"loc": "body.k", "message": "between 1 and 100"}])
     report = RunReport()
@@ -247,7 +242,7 @@ def _snapshot(match: Match) -> dict[str, Any]:
 def _move(
     session: Session, principal: Principal, proposal_id: int, target: str, reason: str | None = None
 ) -> Match:
-    _staff_only(principal, "decide on proposals")
+    require_staff(principal, "decide on proposals")
     match = get_proposal(session, principal, proposal_id)
     allowed = TRANSITIONS[match.state]
     if target not in allowed:

@@ -1,0 +1,572 @@
+"""The workbench: server-rendered pages for the secretariat, Parties and providers.
+
+Signing in stores the API key in an HttpOnly, SameSite=Strict cookie; every page
+authenticates it exactly as the API does, and calls the same service functions, so a page
+can never show or change more than the key's role allows through the API. Every form that
+changes something carries a token derived from the session (HMAC with a per-process
+secret), checked before the change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from matcher.api.web.i18n import INTERFACE_LANGUAGES, translator
+from matcher.models import AuditEvent, Match, Need, Offering
+from matcher.services import needs as need_service
+from matcher.services import offerings as offering_service
+from matcher.services import review
+from matcher.services.access import NotAuthenticated, Principal, ServiceError, authenticate
+from matcher.services.engine import need_profile
+from matcher.services.reports import as_csv, unmet_needs
+from matcher.taxonomy import PARTY_STATUSES, UN_LANGUAGES, load_taxonomy
+from matcher.understanding import default_reader
+
+SESSION_COOKIE = "mm_session"
+LANGUAGE_COOKIE = "mm_lang"
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(include_in_schema=False)
+TAXONOMY = load_taxonomy()
+RTL = ("ar",)
+
+
+class SignInRequired(Exception):
+    """Raised by pages that need a signed-in user; answered with a redirect to sign in."""
+
+
+# ---------------------------------------------------------------------------- plumbing
+
+
+def _session(request: Request) -> Session:
+    session: Session = request.app.state.store.sessions()
+    return session
+
+
+def _principal(request: Request, session: Session) -> Principal | None:
+    try:
+        return authenticate(session, request.cookies.get(SESSION_COOKIE))
+    except NotAuthenticated:
+        return None
+
+
+def _csrf(request: Request) -> str:
+    key = request.cookies.get(SESSION_COOKIE, "")
+    secret: bytes = request.app.state.web_secret
+    return hmac.new(secret, key.encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def _check_csrf(request: Request, token: str) -> None:
+    if not request.cookies.get(SESSION_COOKIE) or not hmac.compare_digest(_csrf(request), token or ""):
+        raise ServiceError("the form expired or did not come from this site; reload the page and try again")
+
+
+def _language(request: Request) -> str:
+    chosen = request.cookies.get(LANGUAGE_COOKIE, "")
+    if chosen in INTERFACE_LANGUAGES:
+        return chosen
+    accepted = request.headers.get("accept-language", "")[:2].lower()
+    return accepted if accepted in INTERFACE_LANGUAGES else "en"
+
+
+def _label(family: str, code: str, language: str) -> str:
+    entry = getattr(TAXONOMY, family).get(code)
+    return entry.label_in(language) if entry is not None else code
+
+
+def _render(
+    request: Request, name: str, principal: Principal | None, status: int = 200, **context: Any
+) -> HTMLResponse:
+    language = _language(request)
+    return templates.TemplateResponse(
+        request,
+        name,
+        {
+            "t": translator(language),
+            "ui": language,
+            "ui_languages": INTERFACE_LANGUAGES,
+            "principal": principal,
+            "csrf": _csrf(request),
+            "label": lambda family, code: _label(family, code, language),
+            "taxonomy": TAXONOMY,
+            "rtl": RTL,
+            "path": request.url.path,
+            **context,
+        },
+        status_code=status,
+    )
+
+
+def _back(url: str, **query: str) -> RedirectResponse:
+    suffix = ("&" if "?" in url else "?") + urlencode(query) if query else ""
+    return RedirectResponse(url + suffix, status_code=303)
+
+
+def _safe_next(target: str | None, default: str) -> str:
+    return target if target and target.startswith("/") and not target.startswith("//") else default
+
+
+def _home(principal: Principal) -> str:
+    if principal.is_staff:
+        return "/queue"
+    return "/requests" if principal.role == "party" else "/programmes"
+
+
+def _signed_in(request: Request, session: Session) -> Principal:
+    principal = _principal(request, session)
+    if principal is None:
+        raise SignInRequired
+    return principal
+
+
+# ---------------------------------------------------------------------------- sign-in
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request) -> Response:
+    with _session(request) as session:
+        principal = _principal(request, session)
+        if principal is not None:
+            return RedirectResponse(_home(principal), status_code=303)
+        return _render(request, "signin.html", None)
+
+
+@router.post("/signin")
+def sign_in(request: Request, api_key: str = Form("")) -> Response:
+    with _session(request) as session:
+        try:
+            principal = authenticate(session, api_key.strip())
+        except NotAuthenticated:
+            return _render(request, "signin.html", None, status=401, error=True)
+    response = RedirectResponse(_home(principal), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        api_key.strip(),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        max_age=12 * 3600,
+    )
+    return response
+
+
+@router.post("/signout")
+def sign_out(request: Request, csrf: str = Form("")) -> Response:
+    _check_csrf(request, csrf)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/language/{code}")
+def choose_language(code: str, request: Request, next: str | None = None) -> Response:
+    response = RedirectResponse(_safe_next(next, "/"), status_code=303)
+    if code in INTERFACE_LANGUAGES:
+        response.set_cookie(LANGUAGE_COOKIE, code, samesite="lax", max_age=365 * 86400)
+    return response
+
+
+# ---------------------------------------------------------------------------- secretariat
+
+
+@router.get("/queue", response_class=HTMLResponse)
+def queue(
+    request: Request,
+    state: str = "proposed",
+    region: str = "",
+    sector: str = "",
+    language: str = "",
+    provider_id: str = "",
+    party: str = "",
+    min_age_days: str = "",
+    message: str = "",
+) -> Response:
+    with _session(request) as session:
+        principal = _signed_in(request, session)
+        if not principal.is_staff:
+            return RedirectResponse(_home(principal), status_code=303)
+        filters = review.ProposalFilters(
+            state=state if state in review.TRANSITIONS else None,
+            region=region or None,
+            sector=sector or None,
+            language=language or None,
+            provider_id=provider_id or None,
+            party=party or None,
+            min_age_days=int(min_age_days) if min_age_days.isdigit() else None,
+        )
+        page = review.list_proposals(session, principal, filters, limit=50, offset=0)
+        cards = [_card(match, principal) for match in page.items]
+        return _render(
+            request,
+            "queue.html",
+            principal,
+            cards=cards,
+            total=page.total,
+            filters={
+                "state": state,
+                "region": region,
+                "sector": sector,
+                "language": language,
+                "provider_id": provider_id,
+                "party": party,
+                "min_age_days": min_age_days,
+            },
+            states=tuple(review.TRANSITIONS),
+            message=message,
+        )
+
+
+def _card(match: Match, principal: Principal) -> dict[str, Any]:
+    record = review.proposal_record(match, principal)
+    need = match.need
+    evidence = default_reader().tagger.tag(need_profile(need).text)
+    components = record["explanation"].get("components", {})
+    top = max((abs(value) for value in components.values()), default=1.0) or 1.0
+    shown = SimpleNamespace(
+        title=need.title,
+        description=record["need"]["description"],  # None for a provider when confidential
+        language=need.language,
+        sectors=need.sectors,
+        assistance_types=need.assistance_types,
+        inferred_sectors=need.inferred_sectors,
+        inferred_assistance_types=need.inferred_assistance_types,
+    )
+    return {
+        **record,
+        "need_full": shown,
+        "keywords": evidence.matched_keywords,
+        "bars": [
+            (name, value, abs(value) / top * 100) for name, value in components.items() if abs(value) > 1e-6
+        ],
+    }
+
+
+@router.post("/queue/run")
+def run_from_queue(request: Request, csrf: str = Form("")) -> Response:
+    _check_csrf(request, csrf)
+    with _session(request) as session:
+        principal = _signed_in(request, session)
+        report = review.run_matching(session, request.app.state.matching, principal, review.RunFilters())
+        session.commit()
+    return _back("/queue", message=report.summary())
+
+
+@router.post("/proposals/{proposal_id}/{action}")
+def decide(
+    proposal_id: int,
+    action: str,
+    request: Request,
+    csrf: str = Form(""),
+    reason: str = Form(""),
+    next: str = Form("/queue"),
+) -> Response:
+    _check_csrf(request, csrf)
+    with _session(request) as session:
+        principal = _signed_in(request, session)
+        if action == "accept":
+            review.accept(session, principal, proposal_id)
+        elif action == "reject":
+            review.reject(session, principal, proposal_id, reason)
+        elif action == "introduce":
+            review.introduce(session, principal, proposal_id)
+        else:
+            return PlainTextResponse("unknown action", status_code=404)
+        session.commit()
+    return _back(_safe_next(next, "/queue"), message=f"{action}: {proposal_id}")
+
+
+@router.get("/needs/{need_id}", response_class=HTMLResponse)
+def need_page(need_id: str, request: Request) -> Response:
+    with _session(request) as session:
+        principal = _signed_in(request, session)
+        need = need_service.get_need(session, principal, need_id)
+        page = review.list_proposals(session, principal, review.ProposalFilters(), limit=200, offset=0)
+        proposals = [_card(match, principal) for match in page.items if match.need_id == need.id]
+        history = []
+        if principal.is_staff:
+            match_ids = [
+                str(match.id) for match in session.scalars(select(Match).where(Match.need_id == need.id))
+            ]
+            history = list(
+                session.scalars(
+                    select(AuditEvent)
+                    .where(
+                        ((AuditEvent.entity_type == "need") & (AuditEvent.entity_id == need.id))
+                        | ((AuditEvent.entity_type == "match") & (AuditEvent.entity_id.in_(match_ids)))
+                    )
+                    .order_by(AuditEvent.id)
+                )
+            )
+        evidence = default_reader().tagger.tag(need_profile(need).text)
+        return _render(
+            request,
+            "need.html",
+            principal,
+            need=need,
+            coaching=need_service.coaching_for(need),
+            keywords=evidence.matched_keywords,
+            proposals=proposals,
+            history=history,
+        )
+
+
+@router.get("/report", response_class=HTMLResponse)
+def report_page(request: Request) -> Response:
+    with _session(request) as session:
+        principal = _signed_in(request, session)
+        settings = request.app.state.store.settings
+        report = unmet_needs(
+            session, principal, threshold=settings.unmet_score_threshold, after_days=settings.unmet_after_days
+        )
+        heat = report.by_sector_and_region()
+        regions = list(TAXONOMY.regions)
+        sectors = [code for code in TAXONOMY.sectors if any(heat[(code, region)] for region in regions)]
+        peak = max(heat.values(), default=0) or 1
+        return _render(
+            request,
+            "report.html",
+            principal,
+            report=report,
+            heat=heat,
+            regions=regions,
+            sectors=sectors,
+            peak=peak,
+            by_type=report.by_assistance_type().most_common(),
+            by_language=report.by_language().most_common(),
+        )
+
+
+@router.get("/report.csv")
+def report_csv(request: Request) -> Response:
+    with _session(request) as session:
+        principal = _signed_in(request, session)
+        settings = request.app.state.store.settings
+        report = unmet_needs(
+            session, principal, threshold=settings.unmet_score_threshold, after_days=settings.unmet_after_days
+        )
+    return Response(
+        as_csv(report),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="unmet-needs.csv"'},
+    )
+
+
+# ---------------------------------------------------------------------------- parties
+
+
+@router.get("/requests", response_class=HTMLResponse)
+def my_requests(request: Request) -> Response:
+    with _session(request) as session:
+        principal = _signed_in(request, session)
+        if principal.role != "party":
+            return RedirectResponse(_home(principal), status_code=303)
+        page = need_service.list_needs(session, principal, need_service.NeedFilters(), limit=200, offset=0)
+        visible = review.list_proposals(session, principal, review.ProposalFilters(), limit=200, offset=0)
+        accepted: dict[str, list[dict[str, Any]]] = {}
+        for match in visible.items:
+            accepted.setdefault(match.need_id, []).append(review.proposal_record(match, principal))
+        return _render(request, "requests.html", principal, needs=page.items, accepted=accepted)
+
+
+def _request_form(request: Request, principal: Principal, **context: Any) -> HTMLResponse:
+    return _render(request, "request_form.html", principal, languages=UN_LANGUAGES, **context)
+
+
+@router.get("/requests/new", response_class=HTMLResponse)
+def new_request(request: Request) -> Response:
+    with _session(request) as session:
+        principal = _signed_in(request, session)
+        return _request_form(request, principal, values={}, coaching=None)
+
+
+@router.post("/requests/new", response_class=HTMLResponse)
+def submit_request(
+    request: Request,
+    csrf: str = Form(""),
+    action: str = Form("check"),
+    title: str = Form(""),
+    description: str = Form(""),
+    language: str = Form(""),
+    sectors: list[str] = Form([]),
+    assistance_types: list[str] = Form([]),
+    budget_usd: str = Form(""),
+    confidential: str = Form(""),
+) -> Response:
+    _check_csrf(request, csrf)
+    values: dict[str, Any] = {
+        "title": title.strip(),
+        "description": description.strip(),
+        "language": language if language in UN_LANGUAGES else None,
+        "sectors": [code for code in sectors if code in TAXONOMY.sectors],
+        "assistance_types": [code for code in assistance_types if code in TAXONOMY.assistance_types],
+        "budget_usd": float(budget_usd) if budget_usd.replace(".", "", 1).isdigit() else None,
+        "confidential": confidential == "on",
+    }
+    with _session(request) as session:
+        principal = _signed_in(request, session)
+        errors = [name for name in ("title", "description") if not values[name]]
+        if errors:
+            return _request_form(request, principal, values=values, coaching=None, errors=errors, status=422)
+        reader = default_reader()
+        reading = reader.read(
+            values["title"],
+            values["description"],
+            values["language"],
+            values["sectors"],
+            values["assistance_types"],
+        )
+        draft = Need(
+            id="draft",
+            party_iso3=principal.party or "",
+            title=values["title"],
+            description=values["description"],
+            language=reading.language,
+            sectors=values["sectors"],
+            assistance_types=values["assistance_types"],
+            inferred_sectors=list(reading.inferred_sectors),
+            inferred_assistance_types=list(reading.inferred_assistance_types),
+            budget_usd=values["budget_usd"],
+        )
+        coaching = reader.assess(need_profile(draft))
+        if action != "submit":
+            return _request_form(request, principal, values=values, coaching=coaching, reading=reading)
+        need = need_service.create_need(session, principal, values)
+        session.commit()
+        request.app.state.matching.need_changed(session, need.id)
+        session.commit()
+        return _back(f"/needs/{need.id}")
+
+
+# ---------------------------------------------------------------------------- providers
+
+
+@router.get("/programmes", response_class=HTMLResponse)
+def my_programmes(request: Request, message: str = "") -> Response:
+    with _session(request) as session:
+        principal = _signed_in(request, session)
+        if principal.role != "provider" and not principal.is_staff:
+            return RedirectResponse(_home(principal), status_code=303)
+        filters = offering_service.OfferingFilters(provider_id=principal.provider, include_inactive=True)
+        page = offering_service.list_offerings(session, principal, filters, limit=200, offset=0)
+        visible = review.list_proposals(
+            session, principal, review.ProposalFilters(provider_id=principal.provider), limit=200, offset=0
+        )
+        accepted: dict[str, list[dict[str, Any]]] = {}
+        for match in visible.items:
+            if match.state in review.VISIBLE_TO_OWNERS:
+                accepted.setdefault(match.offering_id, []).append(review.proposal_record(match, principal))
+        return _render(
+            request, "programmes.html", principal, offerings=page.items, accepted=accepted, message=message
+        )
+
+
+def _offering_form(
+    request: Request, principal: Principal, offering: Offering | None, **context: Any
+) -> HTMLResponse:
+    return _render(
+        request,
+        "offering_form.html",
+        principal,
+        offering=offering,
+        statuses=PARTY_STATUSES,
+        languages=UN_LANGUAGES,
+        **context,
+    )
+
+
+@router.get("/programmes/new", response_class=HTMLResponse)
+def new_programme(request: Request) -> Response:
+    with _session(request) as session:
+        return _offering_form(request, _signed_in(request, session), None)
+
+
+@router.get("/programmes/{offering_id}", response_class=HTMLResponse)
+def edit_programme(offering_id: str, request: Request) -> Response:
+    with _session(request) as session:
+        principal = _signed_in(request, session)
+        return _offering_form(
+            request, principal, offering_service.get_offering(session, principal, offering_id)
+        )
+
+
+@router.post("/programmes/save")
+def save_programme(
+    request: Request,
+    csrf: str = Form(""),
+    offering_id: str = Form(""),
+    provider: str = Form(""),
+    title: str = Form(""),
+    description: str = Form(""),
+    sectors: list[str] = Form([]),
+    assistance_types: list[str] = Form([]),
+    regions: list[str] = Form([]),
+    eligible_status: list[str] = Form([]),
+    languages: list[str] = Form([]),
+    countries: str = Form(""),
+    funding_min_usd: str = Form(""),
+    funding_max_usd: str = Form(""),
+    url: str = Form(""),
+    active: str = Form(""),
+    provider_id: str = Form(""),
+) -> Response:
+    _check_csrf(request, csrf)
+
+    def money(text: str) -> float | None:
+        return float(text) if text.replace(".", "", 1).isdigit() else None
+
+    data: dict[str, Any] = {
+        "provider": provider.strip(),
+        "title": title.strip(),
+        "description": description.strip(),
+        "sectors": [c for c in sectors if c in TAXONOMY.sectors],
+        "assistance_types": [c for c in assistance_types if c in TAXONOMY.assistance_types],
+        "regions": [c for c in regions if c in TAXONOMY.regions],
+        "eligible_status": [c for c in eligible_status if c in PARTY_STATUSES],
+        "languages": [c for c in languages if c in UN_LANGUAGES],
+        "countries": [c.upper() for c in countries.replace(",", " ").split() if len(c) == 3],
+        "funding_min_usd": money(funding_min_usd),
+        "funding_max_usd": money(funding_max_usd),
+        "url": url.strip() or None,
+        "active": active == "on",
+    }
+    with _session(request) as session:
+        principal = _signed_in(request, session)
+        missing = [name for name in ("provider", "title", "description") if not data[name]]
+        if missing:
+            offering = session.get(Offering, offering_id) if offering_id else None
+            return _offering_form(request, principal, offering, errors=missing, status=422)
+        if offering_id:
+            offering = offering_service.update_offering(session, principal, offering_id, data)
+        else:
+            if principal.is_staff:
+                data["provider_id"] = provider_id.strip().lower() or None
+            offering = offering_service.create_offering(session, principal, data)
+        session.commit()
+        request.app.state.matching.offering_changed(session, offering.id)
+        session.commit()
+    return _back("/programmes", message="saved")
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    with _session(request) as session:
+        principal = _principal(request, session)
+    return _render(request, "error.html", principal, status=status, message=message, code=status)
+
+
+def new_web_secret() -> bytes:
+    return secrets.token_bytes(32)
+
+
+__all__ = ["SignInRequired", "error_page", "new_web_secret", "router"]

@@ -1,0 +1,79 @@
+"""The workbench's pages obey the API's rules (they call the same services)."""
+
+from __future__ import annotations
+
+import re
+
+from tests.api.conftest import Api
+
+
+def _as(api: Api, role: str | None, **extra: str) -> None:
+    api.client.cookies.clear()
+    if role is not None:
+        api.client.cookies.set("mm_session", api.keys[role])
+    for name, value in extra.items():
+        api.client.cookies.set(name, value)
+
+
+def _get(api: Api, role: str | None, path: str):  # type: ignore[no-untyped-def]
+    _as(api, role)
+    return api.client.get(path, follow_redirects=False)
+
+
+def _post(api: Api, role: str, path: str, data: dict[str, str]):  # type: ignore[no-untyped-def]
+    _as(api, role)
+    return api.client.post(path, data=data, follow_redirects=False)
+
+
+def _csrf(api: Api, role: str, path: str) -> str:
+    page = _get(api, role, path)
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
+    assert found, page.text[:500]
+    return found.group(1)
+
+
+def test_sign_in_sets_a_strict_http_only_cookie_and_refuses_bad_keys(api: Api) -> None:
+    _as(api, None)
+    refused = api.client.post(
+        "/signin", data={"api_key": "mm_knothing_nothingnothingnothing"}, follow_redirects=False
+    )
+    assert refused.status_code == 401 and "not valid" in refused.text
+    signed = api.client.post("/signin", data={"api_key": api.keys["party"]}, follow_redirects=False)
+    assert signed.status_code == 303 and signed.headers["location"] == "/requests"
+    cookie = signed.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+
+
+def test_pages_follow_the_roles(api: Api) -> None:
+    assert _get(api, None, "/queue").headers["location"] == "/"
+    assert _get(api, "provider", "/queue").headers["location"] == "/programmes"
+    assert _get(api, "party", "/report").status_code == 403
+    assert _get(api, "secretariat", "/report").status_code == 200
+    hidden = _get(api, "other_party", f"/needs/{api.items['need']}")
+    assert hidden.status_code == 404 and "Mercury waste from hospitals" not in hidden.text
+    secret = _get(api, "provider", f"/needs/{api.items['secret_need']}")
+    assert secret.status_code == 404
+    assert _get(api, "party", f"/needs/{api.items['need']}").status_code == 200
+
+
+def test_changes_need_the_form_token(api: Api) -> None:
+    no_token = _post(api, "secretariat", "/queue/run", {})
+    assert no_token.status_code == 400 and "reload the page" in no_token.text
+    wrong = _post(api, "secretariat", "/queue/run", {"csrf": "0" * 40})
+    assert wrong.status_code == 400
+    token = _csrf(api, "secretariat", "/queue")
+    done = _post(api, "secretariat", "/queue/run", {"csrf": token})
+    assert done.status_code == 303 and "proposals" in done.headers["location"]
+    # A token is bound to its session: another key's token does not work.
+    assert _post(api, "party", "/signout", {"csrf": token}).status_code == 400
+
+
+def test_interface_language_and_right_to_left_needs(api: Api) -> None:
+    arabic = api.new_need(
+        title="نفايات الزئبق", description="نحتاج إلى دعم لإدارة نفايات الزئبق في المستشفيات."
+    )
+    _as(api, "party", mm_lang="es")
+    page = api.client.get(f"/needs/{arabic}")
+    assert '<html lang="es">' in page.text
+    assert 'lang="ar" dir="rtl"' in page.text
+    assert "Sectores" in page.text  # the interface language
