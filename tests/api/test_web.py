@@ -77,3 +77,15 @@ def test_interface_language_and_right_to_left_needs(api: Api) -> None:
     assert '<html lang="es">' in page.text
     assert 'lang="ar" dir="rtl"' in page.text
     assert "Sectores" in page.text  # the interface language
+
+
+def test_taxonomy_labels_in_all_six_languages(api: Api) -> None:
+    from matcher.taxonomy import load_taxonomy
+
+    waste = load_taxonomy().sectors["waste"].label
+    need = api.new_need(sectors=["waste"])
+    for language in ("ar", "zh", "ru", "fr"):
+        _as(api, "secretariat", mm_lang=language)
+        page = api.client.get(f"/needs/{need}")
+        assert waste[language] in page.text, language
+        assert f'lang="{language}"' in page.text

@@ -41,6 +41,14 @@ templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
 TAXONOMY = load_taxonomy()
 RTL = ("ar",)
+NATIVE_NAMES = {
+    "ar": "العربية",
+    "zh": "中文",
+    "en": "English",
+    "fr": "Français",
+    "ru": "Русский",
+    "es": "Español",
+}
 
 
 class SignInRequired(Exception):
@@ -74,11 +82,13 @@ def _check_csrf(request: Request, token: str) -> None:
 
 
 def _language(request: Request) -> str:
+    """The reader's chosen language: one of the six UN languages. The interface text exists
+    in English, French and Spanish; taxonomy labels exist in all six."""
     chosen = request.cookies.get(LANGUAGE_COOKIE, "")
-    if chosen in INTERFACE_LANGUAGES:
+    if chosen in UN_LANGUAGES:
         return chosen
     accepted = request.headers.get("accept-language", "")[:2].lower()
-    return accepted if accepted in INTERFACE_LANGUAGES else "en"
+    return accepted if accepted in UN_LANGUAGES else "en"
 
 
 def _label(family: str, code: str, language: str) -> str:
@@ -90,13 +100,16 @@ def _render(
     request: Request, name: str, principal: Principal | None, status: int = 200, **context: Any
 ) -> HTMLResponse:
     language = _language(request)
+    interface = language if language in INTERFACE_LANGUAGES else "en"
     return templates.TemplateResponse(
         request,
         name,
         {
-            "t": translator(language),
-            "ui": language,
-            "ui_languages": INTERFACE_LANGUAGES,
+            "t": translator(interface),
+            "ui": interface,
+            "label_lang": language,
+            "label_dir": "rtl" if language in RTL else "ltr",
+            "ui_languages": [(code, NATIVE_NAMES[code]) for code in UN_LANGUAGES],
             "principal": principal,
             "csrf": _csrf(request),
             "label": lambda family, code: _label(family, code, language),
@@ -173,7 +186,7 @@ def sign_out(request: Request, csrf: str = Form("")) -> Response:
 @router.get("/language/{code}")
 def choose_language(code: str, request: Request, next: str | None = None) -> Response:
     response = RedirectResponse(_safe_next(next, "/"), status_code=303)
-    if code in INTERFACE_LANGUAGES:
+    if code in UN_LANGUAGES:
         response.set_cookie(LANGUAGE_COOKIE, code, samesite="lax", max_age=365 * 86400)
     return response
 
