@@ -162,7 +162,7 @@ def tagger_scores(
             if not gold:
                 continue
             needs += 1
-            found = set(tagger.tag(need.text).codes(family, minimum)) - {"cross-cutting"}
+            found = set(tagger.tag(need.text, need.language).codes(family, minimum)) - {"cross-cutting"}
             hits += len(found & gold)
             extra += len(found - gold)
             missed += len(gold - found)

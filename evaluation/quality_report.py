@@ -63,7 +63,7 @@ def by_sector(run: QualityRun, system_name: str) -> dict[str, tuple[int, float]]
     system = run.system(system_name)
     groups: dict[str, list[str]] = {}
     for need in run.data.judged_needs:
-        sectors = need.sectors or tagger.tag(need.text).codes("sectors")
+        sectors = need.sectors or tagger.tag(need.text, need.language).codes("sectors")
         for sector in sectors or ("(none)",):
             groups.setdefault(sector, []).append(need.id)
     return {sector: (len(ids), system.metric("ndcg@10", ids)) for sector, ids in sorted(groups.items())}

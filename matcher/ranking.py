@@ -287,7 +287,7 @@ class RankingEngine:
     def need_texts(self, need: NeedProfile, evidence: TagEvidence | None = None) -> dict[str, list[str]]:
         """The texts each role embeds for ``need``: one text for the encoder roles, the
         need's sentences for ``SENTENCES`` (embedded by the multilingual encoder)."""
-        evidence = evidence if evidence is not None else self.tagger.tag(need.text)
+        evidence = evidence if evidence is not None else self.tagger.tag(need.text, need.language)
         return {
             MULTILINGUAL: [need.text],
             ENGLISH: [self.english_query(need, evidence)],
@@ -366,7 +366,7 @@ class RankingEngine:
         Lexical scores are normalised by the best BM25 among all candidates even when only
         ``focus`` is scored, so a pair's score does not depend on which side asked.
         """
-        evidence = evidence if evidence is not None else self.tagger.tag(need.text)
+        evidence = evidence if evidence is not None else self.tagger.tag(need.text, need.language)
         rows, removed = self.eligible(party, today)
         eligibility = Eligibility(candidates=[self.offerings[row] for row in rows], removed=removed)
         english = self.english_query(need, evidence)

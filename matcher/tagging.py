@@ -120,7 +120,7 @@ class KeywordTagger:
         self.window = window
         self._by_stem: dict[str, list[_Keyword]] = {}
         self._han: list[_Keyword] = []
-        seen: set[tuple[str, tuple[str, ...], str | None]] = set()
+        seen: set[tuple[str, str, tuple[str, ...], str | None]] = set()
         for family in ("sectors", "assistance_types"):
             for code in getattr(taxonomy, family).values():
                 # Labels are good keywords too (the form's own wording).
@@ -130,9 +130,9 @@ class KeywordTagger:
                 for language, keywords in sources.items():
                     for keyword in keywords:
                         entry = self._compile(code.code, family, language, keyword)
-                        if entry is None or (entry.code, entry.stems, entry.han) in seen:
+                        if entry is None or (entry.code, language, entry.stems, entry.han) in seen:
                             continue
-                        seen.add((entry.code, entry.stems, entry.han))
+                        seen.add((entry.code, language, entry.stems, entry.han))
                         if entry.han is not None:
                             self._han.append(entry)
                         else:
@@ -151,7 +151,10 @@ class KeywordTagger:
             return None
         return _Keyword(code, family, language, keyword, stems, None)
 
-    def tag(self, text: str) -> TagEvidence:
+    def tag(self, text: str, language: str | None = None) -> TagEvidence:
+        """Codes the text talks about. With ``language`` (the text's own), only that
+        language's keywords count: an English stem such as "dispos" (disposal) must not
+        fire on the French "ne dispose pas de"."""
         normalised = normalise(text)
         text_words = _WORD.findall(normalised)
         evidence = TagEvidence()
@@ -161,6 +164,8 @@ class KeywordTagger:
                 if length > len(word):
                     break
                 for keyword in self._by_stem.get(word[:length], ()):
+                    if language is not None and keyword.language != language:
+                        continue
                     if _stem_matches(keyword.stems[0], word) and self._rest_nearby(
                         keyword.stems, text_words, position
                     ):
@@ -168,6 +173,8 @@ class KeywordTagger:
         compact = normalised.replace(" ", "")
         for keyword in self._han:
             assert keyword.han is not None
+            if language is not None and keyword.language != language:
+                continue
             found = compact.find(keyword.han)
             if found >= 0:
                 _record(evidence, places, keyword, -1 - found)

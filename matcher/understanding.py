@@ -139,7 +139,7 @@ class RequestReader:
         detected = language is None
         if detected:
             language = self.detector.detect(text)
-        evidence = self.tagger.tag(text)
+        evidence = self.tagger.tag(text, language)
         return Reading(
             language=language,
             language_detected=detected,
@@ -157,7 +157,7 @@ class RequestReader:
         scores: Sequence[float] | None = None,
     ) -> Coaching:
         """The vague check and what to add. ``scores``: the need's ranked scores, best first."""
-        evidence = evidence if evidence is not None else self.tagger.tag(need.text)
+        evidence = evidence if evidence is not None else self.tagger.tag(need.text, need.language)
         language = need.language if need.language in _MESSAGES else "en"
         strength = sum(value for code, value in evidence.sectors.items() if code != "cross-cutting")
         no_subject = not need.sectors and strength < SPECIFIC_EVIDENCE

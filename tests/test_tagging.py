@@ -39,6 +39,13 @@ def test_mercury_inside_a_phrase_is_required(tagger: KeywordTagger) -> None:
     assert "supply-trade" in primary.codes("sectors")
 
 
+def test_a_need_is_tagged_with_its_own_language_s_keywords(tagger: KeywordTagger) -> None:
+    text = "Le pays ne dispose pas de données sur le mercure."
+    assert "waste" in tagger.tag(text).codes("sectors")  # the English stem "dispos" (disposal) fires
+    assert "waste" not in tagger.tag(text, "fr").codes("sectors")
+    assert "waste" in tagger.tag("Élimination des déchets de mercure", "fr").codes("sectors")
+
+
 def test_one_place_counts_once_across_languages(tagger: KeywordTagger) -> None:
     evidence = tagger.tag("We need media work.")
     # "media" is a keyword in English and in other languages; one place in the text is one piece of evidence.
@@ -52,10 +59,10 @@ def test_inflected_words_match_but_unrelated_longer_words_do_not(tagger: Keyword
 
 def test_quality_on_the_dev_needs_stays_above_the_measured_floor() -> None:
     """Hide the stated tags of the dev needs that have them and compare. Measured at
-    sectors P 0.61 / R 0.81 and assistance types P 0.78 / R 0.54 (README); the floors
+    sectors P 0.66 / R 0.81 and assistance types P 0.80 / R 0.51 (README); the floors
     sit a few points below so that a regression fails."""
     scores = tagger_scores(load_labelled_set(), KeywordTagger(load_taxonomy()))
-    assert scores["sectors"]["precision"] >= 0.57
+    assert scores["sectors"]["precision"] >= 0.62
     assert scores["sectors"]["recall"] >= 0.75
-    assert scores["assistance_types"]["precision"] >= 0.72
+    assert scores["assistance_types"]["precision"] >= 0.76
     assert scores["assistance_types"]["recall"] >= 0.48

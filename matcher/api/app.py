@@ -167,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         with session_scope(store.sessions) as session:
             matching.load(session)
+        matching.warm_up()
         app.state.store = store
         app.state.matching = matching
         logger.info("serving %d offerings from %s", len(matching.offerings), settings.resolved_database_url)

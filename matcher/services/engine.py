@@ -282,6 +282,11 @@ class MatchingService:
             self.offering_sentences[offering.id] = (texts, vectors[start : start + len(texts)])
             start += len(texts)
 
+    def warm_up(self) -> None:
+        """Load every encoder's model now (first use would otherwise stall a request)."""
+        for encoder in self.encoders.values():
+            encoder.encode(["warm-up"])
+
     def _changed(self) -> None:
         self._rankings.clear()
 

@@ -193,6 +193,7 @@ class ProposalFilters:
     party: str | None = None
     min_age_days: int | None = None
     max_age_days: int | None = None
+    need_id: str | None = None
 
 
 def list_proposals(
@@ -220,6 +221,8 @@ def list_proposals(
         query = query.where(Offering.provider_id == filters.provider_id)
     if filters.party:
         query = query.where(Need.party_iso3 == filters.party.upper())
+    if filters.need_id:
+        query = query.where(Match.need_id == filters.need_id)
     now = utcnow()
     if filters.min_age_days is not None:
         query = query.where(Match.created_at <= now - dt.timedelta(days=filters.min_age_days))

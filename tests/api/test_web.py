@@ -63,7 +63,7 @@ def test_changes_need_the_form_token(api: Api) -> None:
     assert wrong.status_code == 400
     token = _csrf(api, "secretariat", "/queue")
     done = _post(api, "secretariat", "/queue/run", {"csrf": token})
-    assert done.status_code == 303 and "proposals" in done.headers["location"]
+    assert done.status_code == 303 and "notice=run%3A" in done.headers["location"]
     # A token is bound to its session: another key's token does not work.
     assert _post(api, "party", "/signout", {"csrf": token}).status_code == 400
 
@@ -89,3 +89,75 @@ def test_taxonomy_labels_in_all_six_languages(api: Api) -> None:
         page = api.client.get(f"/needs/{need}")
         assert waste[language] in page.text, language
         assert f'lang="{language}"' in page.text
+
+
+def test_need_page_lists_its_own_proposals_and_notices_cannot_be_forged(api: Api) -> None:
+    need = api.new_need(title="Amalgam separators", description="Our clinics need amalgam separators.")
+    assert api.call("POST", "/v1/matching/runs", "secretariat", {"party": "KEN", "k": 4}).status_code == 201
+    page = _get(api, "secretariat", f"/needs/{need}")
+    assert page.text.count('class="card"') == 4
+    forged = _get(api, "secretariat", "/queue?notice=Send+your+password+to+evil.example")
+    assert "evil.example" not in forged.text
+    real = _get(api, "secretariat", "/queue?notice=accept:12")
+    assert "Proposal 12 accepted." in real.text
+
+
+def test_decisions_return_to_the_same_filtered_view(api: Api) -> None:
+    api.call("POST", "/v1/matching/runs", "secretariat", {"party": "KEN", "k": 3})
+    page = _get(api, "secretariat", "/queue?party=KEN&state=proposed")
+    proposal = re.search(r"/proposals/(\d+)/reject", page.text).group(1)  # type: ignore[union-attr]
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)  # type: ignore[union-attr]
+    back = re.search(r'name="next" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    assert "party=KEN" in back.replace("&amp;", "&")
+    blank = _post(
+        api,
+        "secretariat",
+        f"/proposals/{proposal}/reject",
+        {"csrf": token, "reason": "   ", "next": back.replace("&amp;", "&")},
+    )
+    assert (
+        blank.status_code == 303
+        and "party=KEN" in blank.headers["location"]
+        and "error%3Areason" in blank.headers["location"]
+    )
+    done = _post(
+        api,
+        "secretariat",
+        f"/proposals/{proposal}/reject",
+        {"csrf": token, "reason": "Closed", "next": back.replace("&amp;", "&")},
+    )
+    assert "party=KEN" in done.headers["location"]
+
+
+def test_programme_form_keeps_what_was_typed_and_reads_amounts_as_people_write_them(api: Api) -> None:
+    from matcher.api.web.pages import _money
+
+    assert (
+        _money("450 000") == 450_000
+        and _money("10,000") == 10_000
+        and _money("2\u00a0000\u00a0000") == 2_000_000
+    )
+    assert _money("") is None
+    token = _csrf(api, "provider", "/programmes/new")
+    form = {
+        "csrf": token,
+        "provider": "UNEP",
+        "title": "Lamp recycling",
+        "description": "",
+        "funding_min_usd": "10 000",
+    }
+    kept = _post(api, "provider", "/programmes/save", form)
+    assert (
+        kept.status_code == 422 and 'value="Lamp recycling"' in kept.text and 'value="10000.0"' in kept.text
+    )
+    bad_range = _post(
+        api, "provider", "/programmes/save", {**form, "description": "Lamps.", "funding_max_usd": "5,000"}
+    )
+    assert bad_range.status_code == 422 and "funding_min_usd is greater" in bad_range.text
+    assert 'value="Lamp recycling"' in bad_range.text
+    saved = _post(
+        api, "provider", "/programmes/save", {**form, "description": "Lamps.", "funding_max_usd": "50,000"}
+    )
+    assert saved.status_code == 303
+    other = _get(api, "party", "/programmes/new")
+    assert other.status_code == 403

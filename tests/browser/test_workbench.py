@@ -33,7 +33,7 @@ def test_review_lifecycle_in_the_browser(site: Site) -> None:
     staff = site.page("secretariat", errors)
     staff.get_by_role("button", name="Run matching").click()
     staff.wait_for_load_state()
-    assert "proposals:" in staff.locator("[role=status]").inner_text()
+    assert "proposals added" in staff.locator("[role=status]").inner_text()
     staff.goto(f"{site.base}/needs/{need}")
     cards = staff.locator("article.card")
     assert cards.count() >= 2
@@ -101,7 +101,7 @@ def test_the_queue_works_from_the_keyboard(site: Site) -> None:
         raise AssertionError("Tab never reached an Accept button")
     staff.keyboard.press("Enter")
     staff.wait_for_load_state()
-    assert "accept:" in staff.locator("[role=status]").inner_text()
+    assert "accepted" in staff.locator("[role=status]").inner_text()
     assert staff.locator("article.card").count() == before - 1
     staff.context.close()
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import re
 import secrets
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,7 +30,15 @@ from matcher.models import AuditEvent, Match, Need, Offering
 from matcher.services import needs as need_service
 from matcher.services import offerings as offering_service
 from matcher.services import review
-from matcher.services.access import NotAuthenticated, Principal, ServiceError, authenticate
+from matcher.services.access import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotAuthenticated,
+    Principal,
+    ServiceError,
+    authenticate,
+)
 from matcher.services.engine import need_profile
 from matcher.services.reports import as_csv, unmet_needs
 from matcher.taxonomy import PARTY_STATUSES, UN_LANGUAGES, load_taxonomy
@@ -116,10 +126,55 @@ def _render(
             "taxonomy": TAXONOMY,
             "rtl": RTL,
             "path": request.url.path,
+            "plain_json": lambda value: json.dumps(value or {}, ensure_ascii=False, default=str),
             **context,
         },
         status_code=status,
     )
+
+
+QUEUE_PAGE = 20
+
+
+def _query(request: Request, drop: tuple[str, ...] = ("notice",)) -> str:
+    return urlencode([(key, value) for key, value in request.query_params.multi_items() if key not in drop])
+
+
+def _here(request: Request) -> str:
+    """This page's address without its notice, for forms to come back to."""
+    query = _query(request)
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def _notice(request: Request, code: str) -> str | None:
+    """A notice rebuilt from a short code, so a crafted link cannot put words on the page."""
+    t = translator(_language(request) if _language(request) in INTERFACE_LANGUAGES else "en")
+    parts = code.split(":")
+    if parts[0] == "run" and len(parts) == 4 and all(part.isdigit() for part in parts[1:]):
+        return t["notice_run"].format(added=parts[1], kept=parts[2], dropped=parts[3])
+    if parts[0] in ("accept", "reject", "introduce") and len(parts) == 2 and parts[1].isdigit():
+        return t[f"notice_{parts[0]}"].format(id=parts[1])
+    if parts[0] == "error" and len(parts) == 2 and parts[1] in ERROR_NOTICES:
+        return t[ERROR_NOTICES[parts[1]]]
+    if code == "saved":
+        return t["saved"]
+    return None
+
+
+ERROR_NOTICES = {"reason": "notice_need_reason", "state": "notice_bad_state"}
+
+
+def _money(text: str) -> float | None:
+    """A money amount as people type it: "450 000", "10,000", "2 000 000.50" (spaces,
+    non-breaking spaces, commas and apostrophes as thousands separators). Empty gives None;
+    anything else raises ValueError."""
+    cleaned = re.sub(r"[\s\u00a0\u202f,'_]", "", text)
+    if not cleaned:
+        return None
+    value = float(cleaned)
+    if value < 0:
+        raise ValueError(text)
+    return value
 
 
 def _back(url: str, **query: str) -> RedirectResponse:
@@ -204,7 +259,8 @@ def queue(
     provider_id: str = "",
     party: str = "",
     min_age_days: str = "",
-    message: str = "",
+    offset: int = 0,
+    notice: str = "",
 ) -> Response:
     with _session(request) as session:
         principal = _signed_in(request, session)
@@ -215,11 +271,12 @@ def queue(
             region=region or None,
             sector=sector or None,
             language=language or None,
-            provider_id=provider_id or None,
-            party=party or None,
+            provider_id=provider_id.strip().lower() or None,
+            party=party.strip().upper() or None,
             min_age_days=int(min_age_days) if min_age_days.isdigit() else None,
         )
-        page = review.list_proposals(session, principal, filters, limit=50, offset=0)
+        offset = max(0, offset)
+        page = review.list_proposals(session, principal, filters, limit=QUEUE_PAGE, offset=offset)
         cards = [_card(match, principal) for match in page.items]
         return _render(
             request,
@@ -237,14 +294,19 @@ def queue(
                 "min_age_days": min_age_days,
             },
             states=tuple(review.TRANSITIONS),
-            message=message,
+            message=_notice(request, notice),
+            here=_here(request),
+            offset=offset,
+            page_size=QUEUE_PAGE,
+            next_offset=page.next_offset,
+            query_without_offset=_query(request, drop=("offset", "notice")),
         )
 
 
 def _card(match: Match, principal: Principal) -> dict[str, Any]:
     record = review.proposal_record(match, principal)
     need = match.need
-    evidence = default_reader().tagger.tag(need_profile(need).text)
+    evidence = default_reader().tagger.tag(need_profile(need).text, need.language)
     components = record["explanation"].get("components", {})
     top = max((abs(value) for value in components.values()), default=1.0) or 1.0
     shown = SimpleNamespace(
@@ -273,7 +335,7 @@ def run_from_queue(request: Request, csrf: str = Form("")) -> Response:
         principal = _signed_in(request, session)
         report = review.run_matching(session, request.app.state.matching, principal, review.RunFilters())
         session.commit()
-    return _back("/queue", message=report.summary())
+    return _back("/queue", notice=f"run:{report.added}:{report.kept}:{report.dropped}")
 
 
 @router.post("/proposals/{proposal_id}/{action}")
@@ -286,22 +348,27 @@ def decide(
     next: str = Form("/queue"),
 ) -> Response:
     _check_csrf(request, csrf)
+    target = _safe_next(next, "/queue")
     with _session(request) as session:
         principal = _signed_in(request, session)
-        if action == "accept":
-            review.accept(session, principal, proposal_id)
-        elif action == "reject":
-            review.reject(session, principal, proposal_id, reason)
-        elif action == "introduce":
-            review.introduce(session, principal, proposal_id)
-        else:
-            return PlainTextResponse("unknown action", status_code=404)
+        try:
+            if action == "accept":
+                review.accept(session, principal, proposal_id)
+            elif action == "reject":
+                review.reject(session, principal, proposal_id, reason)
+            elif action == "introduce":
+                review.introduce(session, principal, proposal_id)
+            else:
+                return PlainTextResponse("unknown action", status_code=404)
+        except (Invalid, Conflict) as problem:
+            session.rollback()
+            return _back(target, notice="error:reason" if isinstance(problem, Invalid) else "error:state")
         session.commit()
-    return _back(_safe_next(next, "/queue"), message=f"{action}: {proposal_id}")
+    return _back(target, notice=f"{action}:{proposal_id}")
 
 
 @router.get("/needs/{need_id}", response_class=HTMLResponse)
-def need_page(need_id: str, request: Request) -> Response:
+def need_page(need_id: str, request: Request, notice: str = "") -> Response:
     with _session(request) as session:
         principal = _signed_in(request, session)
         need = need_service.get_need(session, principal, need_id)
@@ -322,7 +389,7 @@ def need_page(need_id: str, request: Request) -> Response:
                     .order_by(AuditEvent.id)
                 )
             )
-        evidence = default_reader().tagger.tag(need_profile(need).text)
+        evidence = default_reader().tagger.tag(need_profile(need).text, need.language)
         return _render(
             request,
             "need.html",
@@ -332,6 +399,8 @@ def need_page(need_id: str, request: Request) -> Response:
             keywords=evidence.matched_keywords,
             proposals=proposals,
             history=history,
+            here=_here(request),
+            message=_notice(request, notice),
         )
 
 
@@ -401,6 +470,8 @@ def _request_form(request: Request, principal: Principal, **context: Any) -> HTM
 def new_request(request: Request) -> Response:
     with _session(request) as session:
         principal = _signed_in(request, session)
+        if principal.role != "party":
+            return RedirectResponse(_home(principal), status_code=303)
         return _request_form(request, principal, values={}, coaching=None)
 
 
@@ -424,12 +495,17 @@ def submit_request(
         "language": language if language in UN_LANGUAGES else None,
         "sectors": [code for code in sectors if code in TAXONOMY.sectors],
         "assistance_types": [code for code in assistance_types if code in TAXONOMY.assistance_types],
-        "budget_usd": float(budget_usd) if budget_usd.replace(".", "", 1).isdigit() else None,
         "confidential": confidential == "on",
     }
+    errors = []
+    try:
+        values["budget_usd"] = _money(budget_usd)
+    except ValueError:
+        values["budget_usd"] = budget_usd
+        errors.append("budget_usd")
     with _session(request) as session:
         principal = _signed_in(request, session)
-        errors = [name for name in ("title", "description") if not values[name]]
+        errors += [name for name in ("title", "description") if not values[name]]
         if errors:
             return _request_form(request, principal, values=values, coaching=None, errors=errors, status=422)
         reader = default_reader()
@@ -466,7 +542,7 @@ def submit_request(
 
 
 @router.get("/programmes", response_class=HTMLResponse)
-def my_programmes(request: Request, message: str = "") -> Response:
+def my_programmes(request: Request, notice: str = "") -> Response:
     with _session(request) as session:
         principal = _signed_in(request, session)
         if principal.role != "provider" and not principal.is_staff:
@@ -481,12 +557,17 @@ def my_programmes(request: Request, message: str = "") -> Response:
             if match.state in review.VISIBLE_TO_OWNERS:
                 accepted.setdefault(match.offering_id, []).append(review.proposal_record(match, principal))
         return _render(
-            request, "programmes.html", principal, offerings=page.items, accepted=accepted, message=message
+            request,
+            "programmes.html",
+            principal,
+            offerings=page.items,
+            accepted=accepted,
+            message=_notice(request, notice),
         )
 
 
 def _offering_form(
-    request: Request, principal: Principal, offering: Offering | None, **context: Any
+    request: Request, principal: Principal, offering: Offering | SimpleNamespace | None, **context: Any
 ) -> HTMLResponse:
     return _render(
         request,
@@ -499,19 +580,28 @@ def _offering_form(
     )
 
 
+def _may_edit(principal: Principal, offering: Offering | None) -> None:
+    if principal.is_staff:
+        return
+    if principal.role != "provider" or (offering is not None and offering.provider_id != principal.provider):
+        raise Forbidden("only the programme's provider or the secretariat can edit it")
+
+
 @router.get("/programmes/new", response_class=HTMLResponse)
 def new_programme(request: Request) -> Response:
     with _session(request) as session:
-        return _offering_form(request, _signed_in(request, session), None)
+        principal = _signed_in(request, session)
+        _may_edit(principal, None)
+        return _offering_form(request, principal, None)
 
 
 @router.get("/programmes/{offering_id}", response_class=HTMLResponse)
 def edit_programme(offering_id: str, request: Request) -> Response:
     with _session(request) as session:
         principal = _signed_in(request, session)
-        return _offering_form(
-            request, principal, offering_service.get_offering(session, principal, offering_id)
-        )
+        offering = offering_service.get_offering(session, principal, offering_id)
+        _may_edit(principal, offering)
+        return _offering_form(request, principal, offering)
 
 
 @router.post("/programmes/save")
@@ -536,9 +626,6 @@ def save_programme(
 ) -> Response:
     _check_csrf(request, csrf)
 
-    def money(text: str) -> float | None:
-        return float(text) if text.replace(".", "", 1).isdigit() else None
-
     data: dict[str, Any] = {
         "provider": provider.strip(),
         "title": title.strip(),
@@ -549,27 +636,58 @@ def save_programme(
         "eligible_status": [c for c in eligible_status if c in PARTY_STATUSES],
         "languages": [c for c in languages if c in UN_LANGUAGES],
         "countries": [c.upper() for c in countries.replace(",", " ").split() if len(c) == 3],
-        "funding_min_usd": money(funding_min_usd),
-        "funding_max_usd": money(funding_max_usd),
         "url": url.strip() or None,
         "active": active == "on",
     }
+    errors: list[str] = []
+    for name, text in (("funding_min_usd", funding_min_usd), ("funding_max_usd", funding_max_usd)):
+        try:
+            data[name] = _money(text)
+        except ValueError:
+            data[name] = None
+            errors.append(name)
+    errors += [name for name in ("provider", "title", "description") if not data[name]]
     with _session(request) as session:
         principal = _signed_in(request, session)
-        missing = [name for name in ("provider", "title", "description") if not data[name]]
-        if missing:
-            offering = session.get(Offering, offering_id) if offering_id else None
-            return _offering_form(request, principal, offering, errors=missing, status=422)
-        if offering_id:
-            offering = offering_service.update_offering(session, principal, offering_id, data)
-        else:
-            if principal.is_staff:
-                data["provider_id"] = provider_id.strip().lower() or None
-            offering = offering_service.create_offering(session, principal, data)
+        current = session.get(Offering, offering_id) if offering_id else None
+        _may_edit(principal, current)
+        shown = SimpleNamespace(
+            id=offering_id or "",
+            provider_id=provider_id,
+            verified=True,
+            capacity=None,
+            provider_kind=None,
+            opens=None,
+            closes=None,
+            **data,
+        )
+        if errors:
+            return _offering_form(
+                request, principal, shown, errors=errors, status=422, editing=bool(offering_id)
+            )
+        try:
+            if offering_id:
+                offering = offering_service.update_offering(session, principal, offering_id, data)
+            else:
+                if principal.is_staff:
+                    data["provider_id"] = provider_id.strip().lower() or None
+                offering = offering_service.create_offering(session, principal, data)
+        except Invalid as problem:
+            session.rollback()
+            fields = [detail["loc"].removeprefix("body.") for detail in problem.details] or ["form"]
+            return _offering_form(
+                request,
+                principal,
+                shown,
+                errors=fields,
+                problem=problem.message,
+                status=422,
+                editing=bool(offering_id),
+            )
         session.commit()
         request.app.state.matching.offering_changed(session, offering.id)
         session.commit()
-    return _back("/programmes", message="saved")
+    return _back("/programmes", notice="saved")
 
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
