@@ -123,4 +123,5 @@ def as_csv(report: UnmetReport) -> str:
                 item.need.title,
             ]
         )
-    return out.getvalue()
+    # A byte-order mark, so spreadsheet programs read the Arabic, Chinese and Russian titles as UTF-8.
+    return "\ufeff" + out.getvalue()

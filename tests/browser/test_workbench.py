@@ -80,7 +80,7 @@ def test_report_renders_its_charts(site: Site) -> None:
     assert staff.locator("svg.chart rect").count() >= 1
     assert int(staff.locator("#unmet-count").inner_text()) >= 1
     csv = staff.request.get(f"{site.base}/report.csv")
-    assert csv.ok and csv.text().startswith("need_id,party,region")
+    assert csv.ok and csv.text().lstrip("\ufeff").startswith("need_id,party,region")
     staff.context.close()
 
 

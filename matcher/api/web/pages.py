@@ -9,6 +9,7 @@ secret), checked before the change.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -25,7 +26,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matcher.api.web.i18n import INTERFACE_LANGUAGES, translator
+from matcher.api.web.i18n import INTERFACE_LANGUAGES, part_name, state_name, translator
 from matcher.models import AuditEvent, Match, Need, Offering
 from matcher.services import needs as need_service
 from matcher.services import offerings as offering_service
@@ -126,6 +127,9 @@ def _render(
             "taxonomy": TAXONOMY,
             "rtl": RTL,
             "path": request.url.path,
+            "state_name": lambda state: state_name(interface, state),
+            "part_name": lambda part: part_name(interface, part),
+            "today": dt.date.today().isoformat(),
             "plain_json": lambda value: json.dumps(value or {}, ensure_ascii=False, default=str),
             **context,
         },
