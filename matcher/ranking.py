@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from matcher.domain import NeedProfile, OfferingProfile, PartyProfile
-from matcher.eligibility import CONSTRAINTS, Eligibility
+from matcher.eligibility import CONSTRAINTS
 from matcher.embeddings.index import VectorIndex
 from matcher.lexical import LexicalIndex, sentences, tokenize
 from matcher.tagging import KeywordTagger, TagEvidence
@@ -94,9 +94,15 @@ class Ranking:
 
 
 @dataclass
+class _Eligible:
+    count: int
+    removed: dict[str, int]
+
+
+@dataclass
 class _Scored:
     ranked: list[RankedOffering]
-    eligibility: Eligibility
+    eligibility: _Eligible
     evidence: TagEvidence
     specificity: float
     english: str
@@ -130,6 +136,11 @@ class RankingEngine:
         self.position = {offering.id: row for row, offering in enumerate(self.offerings)}
         self.vector_ids = np.array([vector_id(offering.id) for offering in self.offerings], dtype=np.int64)
         self.offering_indexes = dict(offering_indexes)
+        # faiss label of every offering row, per index (filled on first use; an engine is
+        # rebuilt whenever an index changes, so these never go stale).
+        self._index_labels: dict[str, np.ndarray] = {}
+        self._row_of_sorted = np.argsort(self.vector_ids)
+        self._sorted_vector_ids = self.vector_ids[self._row_of_sorted]
         self.offering_sentences = dict(offering_sentences or {})
         self.dense_depth = dense_depth
         self.rerank_depth = rerank_depth
@@ -322,7 +333,7 @@ class RankingEngine:
             need.id,
             results,
             scored.eligibility.removed,
-            len(scored.eligibility.candidates),
+            scored.eligibility.count,
             scored.evidence,
             scored.specificity,
         )
@@ -368,7 +379,7 @@ class RankingEngine:
         """
         evidence = evidence if evidence is not None else self.tagger.tag(need.text, need.language)
         rows, removed = self.eligible(party, today)
-        eligibility = Eligibility(candidates=[self.offerings[row] for row in rows], removed=removed)
+        eligibility = _Eligible(count=len(rows), removed=removed)
         english = self.english_query(need, evidence)
         specificity = self._specificity(need, evidence)
         scored = _Scored([], eligibility, evidence, specificity, english, {})
@@ -383,8 +394,8 @@ class RankingEngine:
                 return scored
             rows, lexical_norm = rows[keep], lexical_norm[keep]
         dense = {
-            role: self._dense_scores(index, need_vectors[role], rows)
-            for role, index in self.offering_indexes.items()
+            role: self._dense_scores(role, need_vectors[role], rows)
+            for role in self.offering_indexes
             if role in need_vectors
         }
         columns = self._component_arrays(need, evidence, specificity, rows, dense, lexical_norm)
@@ -472,25 +483,26 @@ class RankingEngine:
             }
         return pairs
 
-    def _dense_scores(self, index: VectorIndex, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Cosine of the need with each candidate row, searched inside the index."""
-        candidate_ids = self.vector_ids[rows]
+    def _dense_scores(self, role: str, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Cosine of the need with each candidate row, searched inside the index to
+        ``dense_depth``; candidates beyond that depth get the lowest score retrieved."""
+        index = self.offering_indexes[role]
+        if role not in self._index_labels:
+            self._index_labels[role] = index.labels_of(self.vector_ids)
+        labels = self._index_labels[role][rows]
         depth = min(len(rows), self.dense_depth)
         scores, ids = index.search(
-            np.asarray(vector, dtype=np.float32).reshape(1, -1), depth, allowed_ids=candidate_ids
+            np.asarray(vector, dtype=np.float32).reshape(1, -1), depth, allowed_labels=labels[labels >= 0]
         )
         found = ids[0] >= 0
         found_ids, found_scores = ids[0][found], scores[0][found]
         floor = float(found_scores.min()) if len(found_scores) else 0.0
-        order = np.argsort(found_ids)
-        sorted_ids, sorted_scores = found_ids[order], found_scores[order]
-        places = np.clip(np.searchsorted(sorted_ids, candidate_ids), 0, max(0, len(sorted_ids) - 1))
-        hit = (
-            (sorted_ids[places] == candidate_ids)
-            if len(sorted_ids)
-            else np.zeros(len(candidate_ids), dtype=bool)
-        )
-        return np.where(hit, sorted_scores[places] if len(sorted_ids) else floor, floor).astype(np.float32)
+        by_row = np.full(len(self.offerings), floor, dtype=np.float32)
+        if len(found_ids):
+            places = np.clip(np.searchsorted(self._sorted_vector_ids, found_ids), 0, len(self.offerings) - 1)
+            known = self._sorted_vector_ids[places] == found_ids
+            by_row[self._row_of_sorted[places[known]]] = found_scores[known]
+        return by_row[rows]
 
     # ------------------------------------------------------------------ scoring
 

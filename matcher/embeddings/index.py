@@ -246,6 +246,8 @@ class VectorIndex:
         query_vectors: np.ndarray,
         k: int,
         allowed_ids: Collection[int] | np.ndarray | None = None,
+        *,
+        allowed_labels: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` live vectors per query by inner product, best first.
 
@@ -254,7 +256,8 @@ class VectorIndex:
         score -inf. ``allowed_ids`` restricts the results to those ids; the restriction is applied
         inside the faiss search through an ``IDSelector`` (or, for an HNSW index and an allowed set
         smaller than ``hnsw_threshold``, by an exact scan of just the allowed vectors, which is
-        then both cheaper and exact).
+        then both cheaper and exact). ``allowed_labels`` (distinct labels from ``labels_of``)
+        does the same without mapping ids again, for callers that search often.
         """
         queries = np.atleast_2d(np.asarray(query_vectors, dtype=np.float32))
         if queries.ndim != 2 or queries.shape[1] != self.dimension:
@@ -266,9 +269,10 @@ class VectorIndex:
         with self._lock:
             if width == 0 or len(queries) == 0 or not self._label_of:
                 return scores, result_ids
-            allowed_labels: np.ndarray | None = None
             if allowed_ids is not None:
                 allowed_labels = self._labels_for(allowed_ids)
+            if allowed_labels is not None:
+                allowed_labels = np.asarray(allowed_labels, dtype=np.int64)
                 if len(allowed_labels) == 0:
                     return scores, result_ids
                 if self._kind == "hnsw" and len(allowed_labels) < self._hnsw_threshold:
@@ -477,24 +481,33 @@ class VectorIndex:
         self._append(id_array, matrix)
         logger.debug("rebuilt %s index with %d vectors", self._kind, len(id_array))
 
-    def _labels_for(self, allowed_ids: Collection[int] | np.ndarray) -> np.ndarray:
-        """Sorted faiss labels of the live ``allowed_ids`` (unknown ids are ignored), by a
-        binary search in a sorted copy of the id → label map (rebuilt after any change)."""
+    def _sorted_lookup(self) -> tuple[np.ndarray, np.ndarray]:
+        """Live ids, sorted, and their faiss labels (rebuilt after any change)."""
         if self._lookup is None:
             ids = np.fromiter(self._label_of.keys(), dtype=np.int64, count=len(self._label_of))
             labels = np.fromiter(self._label_of.values(), dtype=np.int64, count=len(self._label_of))
             order = np.argsort(ids)
             self._lookup = (ids[order], labels[order])
-        known_ids, known_labels = self._lookup
-        wanted = np.unique(
-            np.asarray(
-                list(allowed_ids) if not isinstance(allowed_ids, np.ndarray) else allowed_ids, dtype=np.int64
-            )
+        return self._lookup
+
+    def labels_of(self, ids: np.ndarray) -> np.ndarray:
+        """The faiss label of each id (-1 where the id is not live), aligned with ``ids``.
+        Valid until the index changes; pass a subset to ``search(allowed_labels=...)``."""
+        with self._lock:
+            known_ids, known_labels = self._sorted_lookup()
+            wanted = np.asarray(ids, dtype=np.int64)
+            if len(known_ids) == 0:
+                return np.full(len(wanted), -1, dtype=np.int64)
+            places = np.clip(np.searchsorted(known_ids, wanted), 0, len(known_ids) - 1)
+            return np.where(known_ids[places] == wanted, known_labels[places], -1)
+
+    def _labels_for(self, allowed_ids: Collection[int] | np.ndarray) -> np.ndarray:
+        """Sorted faiss labels of the live ``allowed_ids`` (unknown ids are ignored)."""
+        wanted = np.asarray(
+            list(allowed_ids) if not isinstance(allowed_ids, np.ndarray) else allowed_ids, dtype=np.int64
         )
-        if len(known_ids) == 0 or len(wanted) == 0:
-            return np.zeros(0, dtype=np.int64)
-        places = np.clip(np.searchsorted(known_ids, wanted), 0, len(known_ids) - 1)
-        return np.sort(known_labels[places[known_ids[places] == wanted]])
+        labels = self.labels_of(wanted)
+        return np.unique(labels[labels >= 0])
 
     def _faiss_search(
         self,
