@@ -520,7 +520,16 @@ class VectorIndex:
         # Selectors are plain C++ objects borrowed by SearchParameters: keep Python references to
         # every one of them until the search returns.
         selectors: list[Any] = []
-        if allowed_labels is not None:
+        keep_alive: list[np.ndarray] = []
+        if allowed_labels is not None and self._kind == "hnsw":
+            # HNSW labels are graph rows 0..n-1: a bitmap is cheaper to build and to test
+            # than the hash set of IDSelectorBatch (measured: 100k-offering match p99 down).
+            total = int(self._index.ntotal)
+            bits = np.zeros(total, dtype=bool)
+            bits[allowed_labels] = True
+            keep_alive.append(np.packbits(bits, bitorder="little"))
+            selectors.append(faiss.IDSelectorBitmap(total, faiss.swig_ptr(keep_alive[-1])))
+        elif allowed_labels is not None:
             # Allowed labels are live by construction, so they already exclude tombstones.
             selectors.append(faiss.IDSelectorBatch(allowed_labels))
         elif self._tombstones:
