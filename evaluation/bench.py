@@ -22,9 +22,6 @@ import json
 import os
 import platform
 import random
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -35,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from evaluation.dataset import default_offerings
+from evaluation.server import create_key, environment_for, serving
 from matcher.domain import NeedProfile, OfferingProfile, PartyProfile
 from matcher.embeddings.encoders import Encoder
 from matcher.embeddings.index import VectorIndex
@@ -286,12 +284,6 @@ def new_need_latency(
 # ---------------------------------------------------------------------------- API
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def _load(url: str, headers: dict[str, str], seconds: float, concurrency: int) -> dict[str, float]:
     import httpx
 
@@ -321,37 +313,10 @@ def api_throughput(
     """Serve a fresh store with ``matcher serve`` and load both endpoints in turn."""
     import httpx
 
-    matcher = str(Path(sys.executable).with_name("matcher"))
     with tempfile.TemporaryDirectory() as scratch:
-        env = {**os.environ, **environment, "MATCHER_DATA_DIR": scratch}
-        env.pop("MATCHER_DATABASE_URL", None)
-        created = subprocess.run(
-            [matcher, "keys", "create", "--role", "secretariat"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        key = created.stdout.splitlines()[-1]
-        port = _free_port()
-        server = subprocess.Popen(
-            [matcher, "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 600
-            while True:
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("matcher serve did not become ready")
-                time.sleep(0.5)
+        env = environment_for(Path(scratch), environment)
+        key = create_key(env, "--role", "secretariat")
+        with serving(env) as base:
             headers = {"Authorization": f"Bearer {key}"}
             need = httpx.post(
                 f"{base}/v1/needs",
@@ -371,9 +336,6 @@ def api_throughput(
             ):
                 results[name] = asyncio.run(_load(f"{base}{path}", headers, seconds, concurrency))
             return results
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
 
 
 # ---------------------------------------------------------------------------- run and report

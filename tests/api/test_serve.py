@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.test_cli import MATCHER, run
+from evaluation.server import create_key, environment_for, serving
+from tests.test_cli import run
 
 FAKE = {"MATCHER_MULTILINGUAL_ENCODER": "fake", "MATCHER_ENGLISH_ENCODER": "fake"}
 
@@ -47,41 +44,12 @@ def test_keys_create_refuses_bad_scopes(tmp_path: Path, args: list[str], message
     assert result.returncode == 2 and message in result.stderr and result.stdout == ""
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_serve_answers_over_real_http(tmp_path: Path) -> None:
-    data_dir = tmp_path / "d"
-    key = run("keys", "create", "--role", "secretariat", data_dir=data_dir, **FAKE).stdout.splitlines()[-1]
-    port = _free_port()
-    environment = {**os.environ, "MATCHER_DATA_DIR": str(data_dir), **FAKE}
-    environment.pop("MATCHER_DATABASE_URL", None)
-    server = subprocess.Popen(
-        [MATCHER, "serve", "--port", str(port)],
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.stdout.read().decode() if server.stdout else ""
-            assert time.monotonic() < deadline, "the server did not become ready"
-            time.sleep(0.5)
+    environment = environment_for(tmp_path / "d", FAKE)
+    key = create_key(environment, "--role", "secretariat")
+    with serving(environment, timeout=120) as base:
         assert httpx.get(f"{base}/docs").status_code == 200
         headers = {"Authorization": f"Bearer {key}"}
         listing = httpx.get(f"{base}/v1/offerings?limit=100", headers=headers).json()
         assert listing["total"] == 76  # the bundled catalog was seeded on first start
         assert httpx.get(f"{base}/v1/offerings").status_code == 401
-    finally:
-        server.terminate()
-        server.wait(timeout=30)

@@ -8,22 +8,18 @@ instead of skipping them.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
+from evaluation.server import create_key, environment_for, serving
 from tests.conftest import IN_CI
-from tests.test_cli import MATCHER
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -104,12 +100,6 @@ class Site:
         ]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     if not CHROMIUM.exists():
@@ -119,45 +109,16 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     except ImportError:
         _missing("the playwright package is not installed")
     axe = axe_script()
-    data_dir = tmp_path_factory.mktemp("site")
-    environment = {**os.environ, "MATCHER_DATA_DIR": str(data_dir), **FAKE}
-    environment.pop("MATCHER_DATABASE_URL", None)
-    keys = {}
-    for name, args in {
-        "secretariat": ["--role", "secretariat"],
-        "party": ["--role", "party", "--party", "SEN"],
-        "provider": ["--role", "provider", "--provider", "unep"],
-    }.items():
-        created = subprocess.run(
-            [MATCHER, "keys", "create", *args], env=environment, capture_output=True, text=True, check=True
-        )
-        keys[name] = created.stdout.splitlines()[-1]
-    port = _free_port()
-    server = subprocess.Popen(
-        [MATCHER, "serve", "--port", str(port)],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, "matcher serve exited"
-            assert time.monotonic() < deadline, "matcher serve did not become ready"
-            time.sleep(0.5)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            yield Site(base, keys, axe, browser)
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    environment = environment_for(tmp_path_factory.mktemp("site"), FAKE)
+    keys = {
+        "secretariat": create_key(environment, "--role", "secretariat"),
+        "party": create_key(environment, "--role", "party", "--party", "SEN"),
+        "provider": create_key(environment, "--role", "provider", "--provider", "unep"),
+    }
+    with serving(environment, timeout=180) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield Site(base, keys, axe, browser)
+        browser.close()
 
 
 def need_id_from(url: str) -> str:
