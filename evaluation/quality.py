@@ -22,7 +22,6 @@ from evaluation.systems import (
     without_structure,
 )
 from matcher.embeddings.encoders import Encoder
-from matcher.ranking import ENGLISH, MULTILINGUAL
 from matcher.tagging import KeywordTagger
 from matcher.taxonomy import Taxonomy, load_taxonomy
 from matcher.weights import RankingWeights
@@ -142,9 +141,6 @@ def intervals(run: QualityRun, metric: str = "ndcg@10") -> dict[str, tuple[float
             [system.scores[i][metric] for i in ids],  # type: ignore[misc]
         )
     return out
-
-
-__all__ = ["ENGLISH", "MULTILINGUAL", "QualityRun", "evaluate", "summary"]
 
 
 def tagger_scores(

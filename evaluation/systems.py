@@ -22,7 +22,7 @@ from matcher.domain import NeedProfile, OfferingProfile, PartyProfile
 from matcher.embeddings.encoders import Encoder
 from matcher.embeddings.index import VectorIndex
 from matcher.lexical import sentences
-from matcher.ranking import ENGLISH, MULTILINGUAL, SENTENCES, RankingEngine, vector_id
+from matcher.ranking import MULTILINGUAL, SENTENCES, RankingEngine, vector_id
 from matcher.taxonomy import Taxonomy
 from matcher.weights import RankingWeights
 
@@ -295,6 +295,3 @@ def without_structure(weights: RankingWeights) -> RankingWeights:
     return weights.model_copy(
         update={name: 0.0 for name in STRUCTURED_WEIGHTS if name in type(weights).model_fields}
     )
-
-
-ROLES = (MULTILINGUAL, ENGLISH)

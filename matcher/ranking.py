@@ -157,7 +157,7 @@ class RankingEngine:
         previous = reuse._per_offering if reuse is not None else {}
         self._per_offering: dict[tuple[str, str], tuple[set[str], np.ndarray]] = {}
         for offering in self.offerings:
-            key = (offering.text, "|".join((*offering.sectors, *offering.assistance_types)))
+            key = self._key(offering)
             self._per_offering[key] = previous.get(key) or self._offering_artefacts(offering)
         self._offering_terms = [self._per_offering[self._key(o)][0] for o in self.offerings]
         self._concepts = (

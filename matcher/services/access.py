@@ -154,6 +154,11 @@ def audit_record(event: AuditEvent) -> dict[str, Any]:
     }
 
 
+def plain(value: Any) -> Any:
+    """A value as JSON holds it (dates and times as ISO text), for audit snapshots."""
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 

@@ -16,7 +16,7 @@ from sqlalchemy import String, and_, cast, false, or_, select
 from sqlalchemy.orm import Session
 
 from matcher.models import Need, Party
-from matcher.services.access import Conflict, Forbidden, Invalid, NotFound, Principal, audit
+from matcher.services.access import Conflict, Forbidden, Invalid, NotFound, Principal, audit, plain
 from matcher.services.engine import need_profile
 from matcher.services.paging import Page, paginate
 from matcher.taxonomy import OPEN_NEED_STATUSES
@@ -73,10 +73,20 @@ class NeedFilters:
     region: str | None = None
 
 
-def _has_code(column: Any, code: str) -> Any:
+def has_code(column: Any, code: str) -> Any:
     """The JSON list ``column`` holds ``code`` (codes are a controlled vocabulary, so the
     quoted form cannot occur inside another code)."""
     return cast(column, String).like(f'%"{code}"%')
+
+
+def about_sector(code: str) -> Any:
+    """The need states or implies (inferred) sector ``code``."""
+    return or_(has_code(Need.sectors, code), has_code(Need.inferred_sectors, code))
+
+
+def about_assistance_type(code: str) -> Any:
+    """The need states or implies (inferred) assistance type ``code``."""
+    return or_(has_code(Need.assistance_types, code), has_code(Need.inferred_assistance_types, code))
 
 
 def list_needs(
@@ -91,14 +101,9 @@ def list_needs(
     if filters.language:
         query = query.where(Need.language == filters.language)
     if filters.sector:
-        query = query.where(
-            or_(_has_code(Need.sectors, filters.sector), _has_code(Need.inferred_sectors, filters.sector))
-        )
+        query = query.where(about_sector(filters.sector))
     if filters.assistance_type:
-        code = filters.assistance_type
-        query = query.where(
-            or_(_has_code(Need.assistance_types, code), _has_code(Need.inferred_assistance_types, code))
-        )
+        query = query.where(about_assistance_type(filters.assistance_type))
     if filters.region:
         query = query.join(Party, Party.iso3 == Need.party_iso3).where(Party.un_region == filters.region)
     return paginate(session, query.order_by(Need.created_at, Need.id), limit, offset)
@@ -118,13 +123,9 @@ def snapshot(need: Need) -> dict[str, Any]:
     """The need's fields as JSON-ready values (for audit events)."""
     return {
         "party": need.party_iso3,
-        **{name: _plain(getattr(need, name)) for name in EDITABLE},
+        **{name: plain(getattr(need, name)) for name in EDITABLE},
         "status": need.status,
     }
-
-
-def _plain(value: Any) -> Any:
-    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def create_need(session: Session, principal: Principal, data: Mapping[str, Any]) -> Need:

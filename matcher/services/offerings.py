@@ -13,11 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, cast, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from matcher.models import Offering, Party, Provider
-from matcher.services.access import Forbidden, Invalid, NotFound, Principal, audit
+from matcher.services.access import Forbidden, Invalid, NotFound, Principal, audit, plain
+from matcher.services.needs import has_code
 from matcher.services.paging import Page, paginate
 
 EDITABLE = (
@@ -73,19 +74,15 @@ def list_offerings(
         (Offering.regions, filters.region),
     ):
         if code:
-            query = query.where(cast(column, String).like(f'%"{code}"%'))
+            query = query.where(has_code(column, code))
     return paginate(session, query.order_by(Offering.id), limit, offset)
 
 
 def snapshot(offering: Offering) -> dict[str, Any]:
     return {
         "provider_id": offering.provider_id,
-        **{name: _plain(getattr(offering, name)) for name in EDITABLE},
+        **{name: plain(getattr(offering, name)) for name in EDITABLE},
     }
-
-
-def _plain(value: Any) -> Any:
-    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def _check_ranges(offering: Offering) -> None:

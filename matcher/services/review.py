@@ -17,12 +17,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import String, and_, cast, or_, select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from matcher.models import Match, Need, Offering, Party, utcnow
 from matcher.services.access import Conflict, Invalid, NotFound, Principal, audit, require_staff
 from matcher.services.engine import MatchingService, need_profile, party_profile
+from matcher.services.needs import about_sector
 from matcher.services.paging import Page, paginate
 from matcher.taxonomy import OPEN_NEED_STATUSES
 
@@ -66,10 +67,6 @@ class RunReport:
         return f"proposals: {self.added} added, {self.kept} kept, {self.dropped} dropped"
 
 
-def _has_code(column: Any, code: str) -> Any:
-    return cast(column, String).like(f'%"{code}"%')
-
-
 def _needs_for_run(session: Session, filters: RunFilters) -> list[Need]:
     query = select(Need).where(Need.status.in_(OPEN_NEED_STATUSES))
     if filters.party:
@@ -77,9 +74,7 @@ def _needs_for_run(session: Session, filters: RunFilters) -> list[Need]:
     if filters.language:
         query = query.where(Need.language == filters.language)
     if filters.sector:
-        query = query.where(
-            or_(_has_code(Need.sectors, filters.sector), _has_code(Need.inferred_sectors, filters.sector))
-        )
+        query = query.where(about_sector(filters.sector))
     if filters.region:
         query = query.join(Party, Party.iso3 == Need.party_iso3).where(Party.un_region == filters.region)
     return list(session.scalars(query.order_by(Need.created_at, Need.id)))
@@ -212,9 +207,7 @@ def list_proposals(
     if filters.region:
         query = query.where(Party.un_region == filters.region)
     if filters.sector:
-        query = query.where(
-            or_(_has_code(Need.sectors, filters.sector), _has_code(Need.inferred_sectors, filters.sector))
-        )
+        query = query.where(about_sector(filters.sector))
     if filters.language:
         query = query.where(Need.language == filters.language)
     if filters.provider_id:
