@@ -275,3 +275,37 @@ def test_vector_ids_are_stable_and_distinct() -> None:
     assert all(0 <= value < 2**63 for value in ids)
     assert vector_id("offering-1") == vector_id("offering-1")
     assert np.int64(vector_id("x")) >= 0
+
+
+def test_vague_need_favours_general_implementation_offerings() -> None:
+    """A need that names no subject is read as a general-implementation request: an
+    offering covering cross-cutting gains; one listing many sectors but not cross-cutting
+    does not. A specific need gets no such lift."""
+    shared = {"description": "Support for mercury work.", "assistance_types": ("training",)}
+    offerings = [
+        make_offering(
+            id="broad", provider_id="a", sectors=("waste", "asgm", "products", "storage"), **shared
+        ),
+        make_offering(id="general", provider_id="b", sectors=("cross-cutting",), **shared),
+    ]
+    engine = build_engine(offerings)
+    vague = make_need(title="Help", description="We lack resources and capacity. Please help.")
+    by_id = {r.offering.id: r for r in rank(engine, vague).results}
+    assert by_id["general"].components["generality"] == pytest.approx(RankingWeights().generality)
+    assert by_id["broad"].components["generality"] == 0
+    assert by_id["general"].score > by_id["broad"].score
+    specific = make_need(sectors=("waste",), description="Mercury waste from lamps.")
+    assert all(r.components["generality"] == 0 for r in rank(engine, specific).results)
+
+
+def test_country_focus_counts_only_in_the_offerings_sectors() -> None:
+    kenya_centre = {"provider_id": "centre", "countries": ("KEN", "UGA"), "description": "Regional centre."}
+    offerings = [
+        make_offering(id="centre-waste", sectors=("waste",), **kenya_centre),
+        make_offering(id="centre-asgm", sectors=("asgm",), **{**kenya_centre, "provider_id": "other"}),
+    ]
+    engine = build_engine(offerings)
+    ranking = rank(engine, make_need(sectors=("waste",)), party=make_party(iso3="KEN"))
+    by_id = {r.offering.id: r for r in ranking.results}
+    assert by_id["centre-waste"].components["country_focus"] == pytest.approx(RankingWeights().country_focus)
+    assert by_id["centre-asgm"].components["country_focus"] == 0
