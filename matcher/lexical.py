@@ -21,6 +21,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Callable, Collection, Iterable
+from functools import lru_cache
 
 import bm25s
 import numpy as np
@@ -32,6 +33,8 @@ Tokenizer = Callable[[str], list[str]]
 _HAN_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # Either a run of Han characters or a run of other word characters (letters, digits, underscore).
 _TOKEN_PATTERN = re.compile(rf"(?P<han>[{_HAN_RANGES}]+)|(?P<word>[^\W{_HAN_RANGES}]+)")
+_HAN_RUN = re.compile(rf"[{_HAN_RANGES}]")
+_WORD_RUN = re.compile(r"\w+")  # the whole tokeniser for text without Han characters
 # Harakat, superscript alef and Quranic marks, plus tatweel (a purely typographic stretch).
 _ARABIC_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
 _ARABIC_LETTER_VARIANTS = str.maketrans(
@@ -61,18 +64,35 @@ _STOPWORDS_BY_LANGUAGE: dict[str, str] = {
 }
 
 
+@lru_cache(maxsize=1)
+def _nonspacing_marks() -> re.Pattern[str]:
+    """Every Unicode non-spacing mark (category Mn) as one character class, so accents are
+    dropped by one regex pass instead of a Python loop over characters."""
+    ranges: list[tuple[int, int]] = []
+    # Marks live in the first two planes and in the variation selectors of plane 14.
+    for code in (*range(0x20000), *range(0xE0000, 0xE1000)):
+        if unicodedata.category(chr(code)) == "Mn":
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1] = (ranges[-1][0], code)
+            else:
+                ranges.append((code, code))
+    return re.compile("[" + "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges) + "]")
+
+
 def _fold(text: str, *, fold_accents: bool) -> str:
+    if text.isascii():  # NFKC, the Arabic rules and accent folding change nothing here
+        return text.lower()
     text = unicodedata.normalize("NFKC", text).casefold()
     text = _ARABIC_MARKS.sub("", text).translate(_ARABIC_LETTER_VARIANTS)
     if fold_accents:
         decomposed = unicodedata.normalize("NFD", text)
-        text = unicodedata.normalize(
-            "NFC", "".join(char for char in decomposed if unicodedata.category(char) != "Mn")
-        )
+        text = unicodedata.normalize("NFC", _nonspacing_marks().sub("", decomposed))
     return text
 
 
 def _split(text: str) -> list[str]:
+    if not _HAN_RUN.search(text):
+        return _WORD_RUN.findall(text)
     tokens: list[str] = []
     for match in _TOKEN_PATTERN.finditer(text):
         han_run = match.group("han")

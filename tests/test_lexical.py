@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+import unicodedata
+
 import numpy as np
 import pytest
 
-from matcher.lexical import LexicalIndex, tokenize
+from matcher.lexical import LexicalIndex, _nonspacing_marks, tokenize
 
 
 def test_latin_tokens_are_lowercased_and_accent_folded() -> None:
@@ -134,3 +137,16 @@ def test_empty_collection() -> None:
 def test_duplicate_ids_are_rejected() -> None:
     with pytest.raises(ValueError, match="unique"):
         LexicalIndex([(1, "a"), (1, "b")])
+
+
+def test_accent_folding_class_is_exactly_the_nonspacing_marks() -> None:
+    """The precomputed character class stands in for a per-character category check."""
+    pattern = _nonspacing_marks()
+    disagree = [
+        code
+        for code in range(sys.maxunicode + 1)
+        if not 0xD800 <= code <= 0xDFFF
+        and bool(pattern.fullmatch(chr(code))) != (unicodedata.category(chr(code)) == "Mn")
+    ]
+    assert disagree == []
+    assert tokenize("Ação Énergie ЁЖ naïve") == ["acao", "energie", "еж", "naive"]
