@@ -23,6 +23,7 @@ from matcher.embeddings.encoders import Encoder
 from matcher.embeddings.index import VectorIndex
 from matcher.lexical import sentences
 from matcher.ranking import MULTILINGUAL, SENTENCES, RankingEngine, vector_id
+from matcher.tagging import keyword_glossary
 from matcher.taxonomy import Taxonomy
 from matcher.weights import RankingWeights
 
@@ -259,16 +260,19 @@ def build_engine(
         )
         indexes[role] = index
     offering_sentences = {}
+    glossary = {}
     if MULTILINGUAL in encoders:
         for offering in active:
             texts = sentences(offering.description)
             offering_sentences[offering.id] = (texts, cache.embed(encoders[MULTILINGUAL], texts))
+        glossary = keyword_glossary(taxonomy, lambda texts: cache.embed(encoders[MULTILINGUAL], texts))
     return RankingEngine(
         offerings=data.offerings,
         offering_indexes=indexes,
         taxonomy=taxonomy,
         weights=weights,
         offering_sentences=offering_sentences,
+        glossary=glossary,
     )
 
 

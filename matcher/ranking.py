@@ -41,8 +41,10 @@ The sentence component is computed for the ``rerank_depth`` best candidates only
 take their whole-text cosine), so its cost does not grow with the catalogue.
 
 "need-in-English" is the need text plus the English labels and definitions of its
-stated and inferred codes: the offerings are written in English, and this is how a
-French or Arabic need still gets lexical and English-model evidence.
+stated and inferred codes and the English counterparts (``glossary``) of the taxonomy
+keywords it matched: the offerings are written in English, and this is how a French or
+Arabic need still gets lexical and English-model evidence, down to the sub-sector (a
+French "four à ciment" brings "cement kiln", not only the definition of emissions).
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ from matcher.domain import NeedProfile, OfferingProfile, PartyProfile
 from matcher.eligibility import CONSTRAINTS
 from matcher.embeddings.index import VectorIndex
 from matcher.lexical import LexicalIndex, sentences, tokenize
-from matcher.tagging import KeywordTagger, TagEvidence
+from matcher.tagging import Glossary, KeywordTagger, TagEvidence, english_equivalents
 from matcher.taxonomy import PARTY_STATUSES, UN_LANGUAGES, Taxonomy
 from matcher.weights import RankingWeights
 
@@ -141,6 +143,7 @@ class RankingEngine:
         weights: RankingWeights | None = None,
         tagger: KeywordTagger | None = None,
         offering_sentences: Mapping[str, tuple[Sequence[str], np.ndarray]] | None = None,
+        glossary: Glossary | None = None,
         dense_depth: int = 400,
         rerank_depth: int = 100,
         reuse: RankingEngine | None = None,
@@ -155,6 +158,7 @@ class RankingEngine:
         self._row_of_sorted = np.argsort(self.vector_ids)
         self._sorted_vector_ids = self.vector_ids[self._row_of_sorted]
         self.offering_sentences = dict(offering_sentences or {})
+        self.glossary: Glossary = glossary if glossary is not None else (reuse.glossary if reuse else {})
         self.dense_depth = dense_depth
         self.rerank_depth = rerank_depth
         self.taxonomy = taxonomy
@@ -297,7 +301,8 @@ class RankingEngine:
     # ------------------------------------------------------------------ need side
 
     def english_query(self, need: NeedProfile, evidence: TagEvidence) -> str:
-        """The need text plus English labels and definitions of its codes."""
+        """The need text plus English labels and definitions of its codes and the English
+        counterparts of the non-English keywords it matched."""
         codes = [
             *need.sectors,
             *need.assistance_types,
@@ -309,7 +314,7 @@ class RankingEngine:
             entry = self.taxonomy.sectors.get(code) or self.taxonomy.assistance_types.get(code)
             if entry is not None:
                 glosses.append(f"{entry.label_in('en')}: {entry.definition.get('en', '')}")
-        return " ".join([need.text, *glosses])
+        return " ".join([need.text, *glosses, *english_equivalents(evidence, self.glossary)])
 
     def need_texts(self, need: NeedProfile, evidence: TagEvidence | None = None) -> dict[str, list[str]]:
         """The texts each role embeds for ``need``: one text for the encoder roles, the

@@ -14,10 +14,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from matcher.taxonomy import Taxonomy
+
+# (code, keyword as written in the taxonomy) -> the English keyword closest in meaning
+Glossary = Mapping[tuple[str, str], str]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _ARABIC_MARKS = re.compile(r"[\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED\u0640]")
@@ -205,6 +210,59 @@ def _stem_matches(stem: str, word: str) -> bool:
     """A text word matches a keyword stem when it starts with it and adds at most a
     suffix's worth of letters ("mine" matches "mines" and "mining", not "mineralisation")."""
     return word.startswith(stem) and len(word) - len(stem) <= 5
+
+
+def keyword_glossary(
+    taxonomy: Taxonomy, encode: Callable[[Sequence[str]], np.ndarray]
+) -> dict[tuple[str, str], str]:
+    """The English counterpart of every non-English keyword (and label) of each code.
+
+    The taxonomy's keyword lists are written per language and are not translations of one
+    another, so each Arabic, Chinese, French, Russian or Spanish keyword is paired with the
+    English keyword or label *of the same code* closest to it under ``encode``, a
+    multilingual sentence encoder returning unit-length rows ("four à ciment" → "cement
+    kiln", "有色金属冶炼" → "non-ferrous metals smelting"). Restricting the choice to the same
+    code keeps a poor embedding from jumping to another subject.
+    """
+    families = (*taxonomy.sectors.values(), *taxonomy.assistance_types.values())
+    phrases: dict[str, int] = {}
+    plan: list[tuple[str, list[str], list[str]]] = []
+    for code in families:
+        by_language = {
+            language: [*keywords, code.label.get(language, "")]
+            for language, keywords in code.keywords.items()
+        }
+        english = [phrase for phrase in dict.fromkeys(by_language.get("en", ())) if phrase.strip()]
+        others = [
+            phrase
+            for language, keywords in by_language.items()
+            if language != "en"
+            for phrase in dict.fromkeys(keywords)
+            if phrase.strip() and phrase not in english  # "pesticides" needs no translation
+        ]
+        if english and others:
+            plan.append((code.code, english, others))
+            for phrase in (*english, *others):
+                phrases.setdefault(phrase, len(phrases))
+    if not phrases:
+        return {}
+    vectors = np.asarray(encode(list(phrases)), dtype=np.float32)
+    glossary: dict[tuple[str, str], str] = {}
+    for code_name, english, others in plan:
+        similarity = vectors[[phrases[p] for p in others]] @ vectors[[phrases[p] for p in english]].T
+        for phrase, best in zip(others, similarity.argmax(axis=1), strict=True):
+            glossary[(code_name, phrase)] = english[int(best)]
+    return glossary
+
+
+def english_equivalents(evidence: TagEvidence, glossary: Glossary) -> list[str]:
+    """English counterparts of the non-English keywords that matched, in match order."""
+    found = (
+        glossary.get((code, keyword))
+        for code, keywords in evidence.matched_keywords.items()
+        for keyword in keywords
+    )
+    return list(dict.fromkeys(phrase for phrase in found if phrase))
 
 
 def merge_codes(*groups: Iterable[str]) -> tuple[str, ...]:

@@ -80,3 +80,10 @@ def test_eval_writes_a_report_with_every_system(tmp_path: Path) -> None:
     assert "en (1)" in languages and "fr (1)" in languages and "es (1)" in languages
     assert re.search(r"\[[+-]\d\.\d{3}, [+-]\d\.\d{3}\]", systems_table)  # bootstrap intervals
     assert "Vague check" in report and "recall 1.000" in report
+    targets = report.split("## Targets")[1].split("## By need language")[0]
+    for goal in (
+        "| nDCG@10 | ≥ 0.75 |",
+        "| nDCG@10 vs quick hybrid | ≥ 1.1× |",
+        "| Recall@10 of grade-2 | ≥ 0.85 |",
+    ):
+        assert goal in targets, goal

@@ -309,3 +309,50 @@ def test_country_focus_counts_only_in_the_offerings_sectors() -> None:
     by_id = {r.offering.id: r for r in ranking.results}
     assert by_id["centre-waste"].components["country_focus"] == pytest.approx(RankingWeights().country_focus)
     assert by_id["centre-asgm"].components["country_focus"] == 0
+
+
+def test_glossary_brings_english_sub_sector_terms_to_a_non_english_need() -> None:
+    offerings = [
+        make_offering(
+            id="cement",
+            provider_id="a",
+            description="Mercury from cement kiln stacks.",
+            sectors=("emissions",),
+        ),
+        make_offering(
+            id="coal",
+            provider_id="b",
+            description="Mercury from coal power plant stacks.",
+            sectors=("emissions",),
+        ),
+    ]
+    need = make_need(
+        title="Fours",
+        description="Nos fours à ciment émettent du mercure.",
+        language="fr",
+        party="SEN",
+    )
+    plain = build_engine(offerings)
+    engine = RankingEngine(
+        offerings=offerings,
+        offering_indexes=plain.offering_indexes,
+        taxonomy=plain.taxonomy,
+        offering_sentences=plain.offering_sentences,
+        glossary={("emissions", "four à ciment"): "cement kiln"},
+    )
+    evidence = engine.tagger.tag(need.text, need.language)
+    assert engine.english_query(need, evidence).endswith("cement kiln")
+    assert "cement kiln" not in plain.english_query(need, evidence)
+    by_id = {r.offering.id: r for r in rank(engine, need, party=make_party(iso3="SEN")).results}
+    assert by_id["cement"].components["lexical"] > by_id["coal"].components["lexical"]
+    assert {"cement", "kiln"} <= set(by_id["cement"].explanation["matched_terms"])
+    # A rebuilt engine keeps the glossary it was given before.
+    assert (
+        RankingEngine(
+            offerings=offerings,
+            offering_indexes=engine.offering_indexes,
+            taxonomy=engine.taxonomy,
+            reuse=engine,
+        ).glossary
+        == engine.glossary
+    )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+
+import numpy as np
 import pytest
 
 from evaluation.dataset import load_labelled_set
 from evaluation.quality import tagger_scores
-from matcher.tagging import KeywordTagger
+from matcher.tagging import KeywordTagger, english_equivalents, keyword_glossary
 from matcher.taxonomy import load_taxonomy
 
 
@@ -66,3 +69,44 @@ def test_quality_on_the_dev_needs_stays_above_the_measured_floor() -> None:
     assert scores["sectors"]["recall"] >= 0.75
     assert scores["assistance_types"]["precision"] >= 0.76
     assert scores["assistance_types"]["recall"] >= 0.48
+
+
+def _encoder_pairing(pairs: dict[str, str]):
+    """An ``encode`` for keyword_glossary tests: random unit vectors, except that each key
+    of ``pairs`` gets exactly the vector of its value."""
+
+    def encode(texts):
+        def vector(text: str) -> np.ndarray:
+            seed = int.from_bytes(hashlib.sha256(pairs.get(text, text).encode()).digest()[:4], "big")
+            row = np.random.default_rng(seed).standard_normal(32)
+            return row / np.linalg.norm(row)
+
+        return np.vstack([vector(text) for text in texts]).astype(np.float32)
+
+    return encode
+
+
+def test_keyword_glossary_pairs_each_keyword_with_an_english_one_of_its_own_code() -> None:
+    taxonomy = load_taxonomy()
+    glossary = keyword_glossary(
+        taxonomy, _encoder_pairing({"four à ciment": "cement kiln", "有色金属冶炼": "zinc smelter"})
+    )
+    assert glossary[("emissions", "four à ciment")] == "cement kiln"
+    assert glossary[("emissions", "有色金属冶炼")] == "zinc smelter"
+    for (code, phrase), english in glossary.items():
+        entry = taxonomy.sectors.get(code) or taxonomy.assistance_types[code]
+        assert english in (*entry.keywords["en"], entry.label["en"]), (code, phrase, english)
+        assert phrase not in entry.keywords["en"]
+    # Every non-English keyword of every code has a counterpart.
+    emissions = taxonomy.sectors["emissions"]
+    for language in ("fr", "es", "ar", "zh", "ru"):
+        assert all(("emissions", keyword) in glossary for keyword in emissions.keywords[language])
+
+
+def test_english_equivalents_of_the_keywords_a_need_matched() -> None:
+    taxonomy = load_taxonomy()
+    glossary = {("emissions", "four à ciment"): "cement kiln"}
+    evidence = KeywordTagger(taxonomy).tag("Nos fours à ciment émettent du mercure.", "fr")
+    assert "four à ciment" in evidence.matched_keywords["emissions"]
+    assert english_equivalents(evidence, glossary) == ["cement kiln"]
+    assert english_equivalents(evidence, {}) == []

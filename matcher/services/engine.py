@@ -41,6 +41,7 @@ from matcher.ranking import (
     RankingWeights,
     vector_id,
 )
+from matcher.tagging import keyword_glossary
 from matcher.taxonomy import OPEN_NEED_STATUSES, load_taxonomy
 
 logger = logging.getLogger(__name__)
@@ -251,6 +252,7 @@ class MatchingService:
         self.indexes = RowIndexes(directory=index_dir, encoders=self.encoders, kind="offerings")
         self.offerings: list[OfferingProfile] = []
         self.offering_sentences: dict[str, tuple[list[str], np.ndarray]] = {}
+        self.glossary: dict[tuple[str, str], str] = {}
         self.engine: RankingEngine | None = None
         # Rankings by (need, party, k, day), dropped whenever anything changes (``_changed``).
         self._rankings: OrderedDict[tuple[Any, ...], Ranking] = OrderedDict()
@@ -268,6 +270,11 @@ class MatchingService:
         self.need_indexes.load_or_build(session, open_need_rows(session))
         self.offering_sentences = {}
         self._embed_sentences(session, [offering for offering in self.offerings if offering.active])
+        multilingual = self.encoders.get(MULTILINGUAL)
+        if multilingual is not None:
+            self.glossary = keyword_glossary(
+                self.taxonomy, lambda texts: embed_cached(session, multilingual, texts)
+            )
         self._rebuild_engine()
 
     def _embed_sentences(self, session: Session, offerings: Sequence[OfferingProfile]) -> None:
@@ -298,6 +305,7 @@ class MatchingService:
             taxonomy=self.taxonomy,
             weights=self.weights,
             offering_sentences=self.offering_sentences,
+            glossary=self.glossary,
             reuse=self.engine,
         )
 

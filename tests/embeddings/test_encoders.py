@@ -174,3 +174,15 @@ TRANSLATIONS = {
 def test_universal_sentence_encoder_aligns_translations(universal: Encoder, language: str) -> None:
     english, unrelated, translation = universal.encode([ENGLISH, UNRELATED, TRANSLATIONS[language]])
     assert english @ translation > english @ unrelated + 0.2
+
+
+@pytest.mark.real_model
+def test_keyword_glossary_with_the_multilingual_model(universal: Encoder) -> None:
+    """The real model pairs sub-sector keywords with their English counterparts."""
+    from matcher.tagging import keyword_glossary
+    from matcher.taxonomy import load_taxonomy
+
+    glossary = keyword_glossary(load_taxonomy(), universal.encode)
+    assert glossary[("emissions", "four à ciment")] == "cement kiln"
+    assert glossary[("emissions", "有色金属冶炼")] == "non-ferrous metals smelting"
+    assert glossary[("processes", "celdas de mercurio")] == "mercury cell"
