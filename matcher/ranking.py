@@ -212,6 +212,8 @@ class RankingEngine:
 
         self._sectors = membership(lambda o: o.sectors, self._sector_column)
         self._types = membership(lambda o: o.assistance_types, self._type_column)
+        self._sector_weights = self._sectors.astype(np.float32)  # for products without a cast
+        self._type_weights = self._types.astype(np.float32)
         self._regions = membership(lambda o: o.regions, self._region_column)
         self._statuses = membership(lambda o: o.eligible_status, self._status_column)
         self._languages = membership(lambda o: o.languages, self._language_column)
@@ -420,7 +422,9 @@ class RankingEngine:
             if role in need_vectors
         }
         columns = self._component_arrays(need, evidence, specificity, rows, dense, lexical_norm)
-        totals = np.sum(list(columns.values()), axis=0)
+        totals = np.zeros(len(rows))
+        for column in columns.values():
+            totals += column
         size = min(len(rows), head or self.rerank_depth)
         chosen = np.argpartition(-totals, size - 1)[:size] if size < len(rows) else np.arange(len(rows))
         chosen = chosen[np.lexsort((self._id_rank[rows[chosen]], -totals[chosen]))]
@@ -445,12 +449,19 @@ class RankingEngine:
         """Each weighted component of the score, one value per candidate row."""
         w = self.weights
         zeros = np.zeros(len(rows), dtype=float)
-        sectors, types = self._sectors[rows], self._types[rows]
-        stated_sectors = _share_of(sectors, need.sectors, self._sector_column)
+        # Work on whole-catalog columns and pick the candidate rows from the 1-d results:
+        # indexing the 2-d code matrices by ``rows`` first would copy them on every query.
+        stated_sectors = _share_of(self._sectors, need.sectors, self._sector_column)[rows]
         inferred_sectors = _weighted_share_of(
-            sectors, evidence.sectors, self._sector_column, exclude=need.sectors
-        )
-        all_evidence = _weighted_share_of(sectors, evidence.sectors, self._sector_column, exclude=())
+            self._sector_weights, evidence.sectors, self._sector_column, exclude=need.sectors
+        )[rows]
+        focus = self._has_countries[rows]
+        country_focus = zeros.copy()
+        if focus.any():
+            evidence_share = _weighted_share_of(
+                self._sector_weights[rows[focus]], evidence.sectors, self._sector_column, exclude=()
+            )
+            country_focus[focus] = np.maximum(stated_sectors[focus], evidence_share)
         language_column = self._language_column.get(need.language or "")
         if language_column is None:
             language = zeros + 0.5
@@ -463,20 +474,23 @@ class RankingEngine:
             "lexical": w.lexical * lexical,
             "sector_stated": w.sector_stated * stated_sectors,
             "sector_inferred": w.sector_inferred * inferred_sectors,
-            "type_stated": w.type_stated * _share_of(types, need.assistance_types, self._type_column),
+            "type_stated": w.type_stated
+            * _share_of(self._types, need.assistance_types, self._type_column)[rows],
             "type_inferred": w.type_inferred
             * _weighted_share_of(
-                types, evidence.assistance_types, self._type_column, exclude=need.assistance_types
-            ),
-            "concept": w.concept * (self._concepts[rows] @ self.need_concepts(need, evidence)),
+                self._type_weights,
+                evidence.assistance_types,
+                self._type_column,
+                exclude=need.assistance_types,
+            )[rows],
+            "concept": w.concept * (self._concepts @ self.need_concepts(need, evidence))[rows],
             "language": w.language * language,
-            "country_focus": w.country_focus
-            * self._has_countries[rows]
-            * np.maximum(stated_sectors, all_evidence),
+            "country_focus": w.country_focus * country_focus,
             "generality": w.generality * (1.0 - specificity) * self._general[rows],
             "unverified": -w.unverified * ~self._verified[rows],
-            "budget": -w.budget
-            * _budget_gaps(need.budget_usd, self._funding_min[rows], self._funding_max[rows]),
+            "budget": -w.budget * _budget_gaps(need.budget_usd, self._funding_min, self._funding_max)[rows]
+            if need.budget_usd
+            else zeros,
             # Until the sentence pass, a candidate's best sentence match is approximated
             # by its whole-text cosine.
             "sentence": w.sentence * multilingual,
@@ -645,8 +659,9 @@ def _share_of(members: np.ndarray, codes: Sequence[str], columns: Mapping[str, i
 def _weighted_share_of(
     members: np.ndarray, scores: Mapping[str, float], columns: Mapping[str, int], *, exclude: Sequence[str]
 ) -> np.ndarray:
-    """Per row: the share of the evidence (code → strength, ``exclude`` left out) covered."""
-    weights = np.zeros(members.shape[1] if members.ndim == 2 else 0)
+    """Per row: the share of the evidence (code → strength, ``exclude`` left out) covered.
+    ``members`` is a float32 0/1 matrix (a bool one would be cast, copied, on every call)."""
+    weights = np.zeros(members.shape[1] if members.ndim == 2 else 0, dtype=np.float32)
     for code, score in scores.items():
         if code not in exclude and code in columns:
             weights[columns[code]] = score
