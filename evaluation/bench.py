@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import faiss
 import numpy as np
 
 from evaluation.dataset import default_offerings
@@ -358,6 +359,8 @@ def run_bench(
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     say = progress or (lambda message: None)
+    # Search as the service does (MatchingService): one OpenMP thread for FAISS.
+    faiss.omp_set_num_threads(1)
     today = dt.date.today()
     results: dict[str, Any] = {"machine": machine(), "date": today.isoformat(), "config": config.__dict__}
     catalog = [OfferingProfile.from_record(row) for row in _catalog_rows()]
