@@ -104,11 +104,9 @@ def _why_missed(run: QualityRun, cis: dict[str, tuple[float, float, float]]) -> 
         if met:
             continue
         if name == "nDCG@10":
-            scores = [
-                value
-                for value in (row["ndcg@10"] for row in run.system(SHIPPED).scores.values())
-                if value is not None
-            ]
+            rows = run.system(SHIPPED).scores.values()
+            scores = [row["ndcg@10"] for row in rows if row["ndcg@10"] is not None]
+            # Paired against zero, the bootstrap of a difference is the bootstrap of the mean.
             _, low, high = paired_bootstrap(scores, [0.0] * len(scores))
             lines.append(
                 f"- **{name} missed** ({value:.3f}; 95% interval of the mean over these needs "
