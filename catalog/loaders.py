@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.rows import KINDS, ROW_MODELS, InterchangeRow, Kind, NeedRow, OfferingRow, PartyRow, infer_kind
-from matcher.db import session_scope, upgrade
-from matcher.models import AuditEvent, Need, Offering, Party, Provider
+from matcher.store.db import session_scope
+from matcher.store.models import AuditEvent, Need, Offering, Party, Provider
 from matcher.taxonomy import bundled_catalog_dir
 
 logger = logging.getLogger(__name__)
@@ -293,7 +293,7 @@ def _offering_values(row: OfferingRow) -> dict[str, Any]:
 def _need_values(row: NeedRow) -> dict[str, Any]:
     """The row's columns, plus what is understood of its text: the language when the row
     has none (detected), and the codes it implies that it does not state (inferred)."""
-    from matcher.understanding import default_reader
+    from matcher.engine.understanding import default_reader
 
     values = row.model_dump()
     values["party_iso3"] = values.pop("party")
@@ -449,10 +449,8 @@ def _csv_cell(value: Any) -> str:
     return str(value)
 
 
-def prepare_database(engine: Engine, session_factory: sessionmaker[Session], *, seed: bool = True) -> None:
-    """Create and migrate the database if needed, then seed it with the bundled catalog
-    when it is empty. Every command that touches the database calls this first."""
-    upgrade(engine)
-    if seed:
-        with session_scope(session_factory) as session:
-            seed_if_empty(session)
+def seed_store(session_factory: sessionmaker[Session]) -> ImportReport | None:
+    """Seed a migrated database with the bundled catalog when it is empty (one transaction).
+    The CLI and the app start-up call this after opening the store."""
+    with session_scope(session_factory) as session:
+        return seed_if_empty(session)

@@ -34,11 +34,11 @@ import numpy as np
 
 from evaluation.dataset import default_offerings
 from evaluation.server import create_key, environment_for, serving
-from matcher.domain import NeedProfile, OfferingProfile, PartyProfile
 from matcher.embeddings.encoders import Encoder
 from matcher.embeddings.index import VectorIndex
-from matcher.lexical import sentences
-from matcher.ranking import MULTILINGUAL, SENTENCES, RankingEngine, vector_id
+from matcher.engine.domain import NeedProfile, OfferingProfile, PartyProfile
+from matcher.engine.ranking import MULTILINGUAL, SENTENCES, RankingEngine, vector_id
+from matcher.engine.text.lexical import sentences
 from matcher.taxonomy import PARTY_STATUSES, load_taxonomy
 
 Progress = Callable[[str], None]
@@ -88,8 +88,8 @@ def encoder_throughput(
     the path never hits its cache), and the medians are compared: a shared machine's
     slow spells then fall on both sides.
     """
-    from matcher.db import create_db_engine, make_session_factory, upgrade
-    from matcher.services.engine import EMBED_BATCH, embed_cached
+    from matcher.services.matching import EMBED_BATCH, embed_cached
+    from matcher.store.db import create_db_engine, make_session_factory, upgrade
 
     rows = []
     for role, encoder in encoders.items():

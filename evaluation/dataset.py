@@ -14,7 +14,7 @@ from pathlib import Path
 
 from catalog.loaders import ImportRejected, read_sources
 from catalog.rows import NeedRow, OfferingRow, PartyRow
-from matcher.domain import NeedProfile, OfferingProfile, PartyProfile
+from matcher.engine.domain import NeedProfile, OfferingProfile, PartyProfile
 from matcher.taxonomy import bundled_catalog_dir
 
 DATA_DIR = Path(__file__).resolve().parent / "data"

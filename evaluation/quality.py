@@ -22,9 +22,9 @@ from evaluation.systems import (
     without_structure,
 )
 from matcher.embeddings.encoders import Encoder
-from matcher.tagging import KeywordTagger
+from matcher.engine.text.tagging import KeywordTagger
+from matcher.engine.weights import RankingWeights
 from matcher.taxonomy import Taxonomy, load_taxonomy
-from matcher.weights import RankingWeights
 
 SHIPPED = "shipped"
 SHIPPED_TEXT_ONLY = "shipped, no structured features"

@@ -19,9 +19,9 @@ from evaluation.quality import (
     summary,
     tagger_scores,
 )
-from matcher.tagging import KeywordTagger
+from matcher.engine.text.tagging import KeywordTagger
+from matcher.engine.understanding import RequestReader
 from matcher.taxonomy import load_taxonomy
-from matcher.understanding import RequestReader
 
 BASELINE_FOR_LANGUAGES = ("BM25", "quick hybrid", SHIPPED)
 # Targets of the evaluation issue, as ratios measured in one run.
@@ -282,7 +282,7 @@ def run_and_write(
     from evaluation.dataset import DEFAULT_NEEDS, DEFAULT_QRELS, default_offerings, load_labelled_set
     from evaluation.quality import evaluate
     from evaluation.systems import VectorCache
-    from matcher.services.engine import build_encoders
+    from matcher.services.matching import build_encoders
 
     data = load_labelled_set(offerings, needs, qrels)
     encoders = build_encoders(multilingual, english)

@@ -18,14 +18,14 @@ import bm25s
 import numpy as np
 
 from evaluation.dataset import LabelledSet
-from matcher.domain import NeedProfile, OfferingProfile, PartyProfile
 from matcher.embeddings.encoders import Encoder
 from matcher.embeddings.index import VectorIndex
-from matcher.lexical import sentences
-from matcher.ranking import MULTILINGUAL, SENTENCES, RankingEngine, vector_id
-from matcher.tagging import keyword_glossary
+from matcher.engine.domain import NeedProfile, OfferingProfile, PartyProfile
+from matcher.engine.ranking import MULTILINGUAL, SENTENCES, RankingEngine, vector_id
+from matcher.engine.text.lexical import sentences
+from matcher.engine.text.tagging import keyword_glossary
+from matcher.engine.weights import RankingWeights
 from matcher.taxonomy import Taxonomy
-from matcher.weights import RankingWeights
 
 Ranker = Callable[[NeedProfile], list[str]]
 DEPTH = 10

@@ -20,8 +20,8 @@ from catalog.rows import Kind
 from matcher.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from matcher.services.engine import MatchingService
-    from matcher.services.store import Store
+    from matcher.services.matching import MatchingService
+    from matcher.store.db import Store
 
 app = typer.Typer(
     help="Minamata Match: pair Parties' assistance needs with programmes that can meet them.",
@@ -64,10 +64,14 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show deb
 
 
 def open_store(*, seed: bool = True) -> Store:
-    """Engine and session factory on the configured database, migrated (and seeded)."""
-    from matcher.services.store import open_store as open_configured_store
+    """The configured database, migrated and (``seed``, when empty) seeded with the bundled catalog."""
+    from catalog.loaders import seed_store
+    from matcher.store.db import open_store as open_configured_store
 
-    return open_configured_store(get_settings(), seed=seed)
+    store = open_configured_store(get_settings())
+    if seed:
+        seed_store(store.sessions)
+    return store
 
 
 # --------------------------------------------------------------------------- db
@@ -76,7 +80,7 @@ def open_store(*, seed: bool = True) -> Store:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create the database if needed and apply every pending migration."""
-    from matcher.db import create_db_engine, current_revision, upgrade
+    from matcher.store.db import create_db_engine, current_revision, upgrade
 
     settings = get_settings()
     settings.ensure_data_dir()
@@ -90,7 +94,7 @@ def db_upgrade() -> None:
 @db_app.command("current")
 def db_current() -> None:
     """Print the database's migration revision and whether it is up to date."""
-    from matcher.db import create_db_engine, current_revision, head_revision
+    from matcher.store.db import create_db_engine, current_revision, head_revision
 
     engine = create_db_engine(get_settings().resolved_database_url)
     current, head = current_revision(engine), head_revision(engine)
@@ -126,7 +130,7 @@ def catalog_load(
     booleans true/false, an empty cell means null. Unknown fields are ignored.
     """
     from catalog.loaders import ImportRejected, bundled_catalog_files, load_files
-    from matcher.db import session_scope
+    from matcher.store.db import session_scope
 
     checked_kind = _check_kind(kind)
     store = open_store(seed=bool(files))
@@ -182,7 +186,7 @@ def _check_kind(kind: str | None) -> Kind | None:
 
 
 def _matching_service(settings: Settings) -> MatchingService:
-    from matcher.services.engine import MatchingService, build_encoders
+    from matcher.services.matching import MatchingService, build_encoders
 
     encoders = build_encoders(settings.multilingual_encoder, settings.english_encoder)
     return MatchingService(encoders=encoders, index_dir=settings.index_dir, weights=settings.ranking)
@@ -207,8 +211,8 @@ def index_build(
     """
     import shutil
 
-    from matcher.db import session_scope
-    from matcher.models import Offering
+    from matcher.store.db import session_scope
+    from matcher.store.models import Offering
 
     store = open_store()
     if force and store.settings.index_dir.exists():
@@ -247,9 +251,9 @@ def rank(
     import tempfile
 
     from catalog.loaders import ImportRejected, load_files, read_sources
-    from matcher.db import create_db_engine, make_session_factory, session_scope, upgrade
-    from matcher.models import Need, Offering, Party
-    from matcher.services.engine import need_profile, party_profile
+    from matcher.services.matching import need_profile, party_profile
+    from matcher.store.db import create_db_engine, make_session_factory, session_scope, upgrade
+    from matcher.store.models import Need, Offering, Party
     from matcher.taxonomy import bundled_catalog_dir
 
     settings = get_settings()
@@ -276,7 +280,7 @@ def rank(
             _load_with_progress(service, session, active * len(service.encoders), "embedding offerings")
             from tqdm import tqdm
 
-            from matcher.understanding import default_reader
+            from matcher.engine.understanding import default_reader
 
             reader = default_reader()
             for need_id in tqdm(order, desc="ranking needs", file=sys.stderr, disable=None):
@@ -413,7 +417,7 @@ def bench(
     from tqdm import tqdm
 
     from evaluation.bench import BenchConfig, run_bench, targets, write_report
-    from matcher.services.engine import build_encoders
+    from matcher.services.matching import build_encoders
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per load-test request otherwise
     settings = get_settings()
@@ -464,10 +468,10 @@ def match_run(
     undecided proposals that fall out of the top k are dropped. Prints one line:
     `proposals: N added, N kept, N dropped`.
     """
-    from matcher.db import session_scope
-    from matcher.models import Offering
     from matcher.services.access import SYSTEM, ServiceError
     from matcher.services.review import RunFilters, run_matching
+    from matcher.store.db import session_scope
+    from matcher.store.models import Offering
     from matcher.taxonomy import load_taxonomy
 
     taxonomy = load_taxonomy()
@@ -510,8 +514,8 @@ def keys_create(
 
     The key is shown this once; only a digest of it is stored.
     """
-    from matcher.db import session_scope
     from matcher.services.access import ServiceError, create_key
+    from matcher.store.db import session_scope
 
     store = open_store()
     try:
@@ -528,9 +532,9 @@ def keys_create(
 @keys_app.command("revoke")
 def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (not the key).")]) -> None:
     """Revoke a key: from now on it gets 401. Nothing is deleted."""
-    from matcher.db import session_scope
-    from matcher.models import ApiKey
     from matcher.services.access import ServiceError, revoke_key
+    from matcher.store.db import session_scope
+    from matcher.store.models import ApiKey
 
     store = open_store()
     try:

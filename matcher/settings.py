@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from matcher.weights import RankingWeights
+from matcher.engine.weights import RankingWeights
 
 
 class Settings(BaseSettings):

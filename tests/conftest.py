@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from matcher.db import create_db_engine, make_session_factory, upgrade
 from matcher.settings import get_settings
+from matcher.store.db import create_db_engine, make_session_factory, upgrade
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from matcher.domain import NeedProfile, OfferingProfile, PartyProfile
+from matcher.engine.domain import NeedProfile, OfferingProfile, PartyProfile
 
 ALL_REGIONS = ("africa", "asia-pacific", "cee", "grulac", "weog")
 

@@ -24,9 +24,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matcher.api.routes import keys, needs, offerings, operations, reference, review
 from matcher.api.web import pages
-from matcher.db import session_scope
 from matcher.services.access import ServiceError
 from matcher.settings import Settings, get_settings
+from matcher.store.db import session_scope
 
 logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
@@ -156,10 +156,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from matcher.services.engine import MatchingService, build_encoders
-        from matcher.services.store import open_store
+        from catalog.loaders import seed_store
+        from matcher.services.matching import MatchingService, build_encoders
+        from matcher.store.db import open_store
 
         store = open_store(settings)
+        seed_store(store.sessions)
         matching = MatchingService(
             encoders=build_encoders(settings.multilingual_encoder, settings.english_encoder),
             index_dir=settings.index_dir,

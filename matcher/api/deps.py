@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from matcher.api.schemas import ErrorOut
 from matcher.services.access import Principal, authenticate
-from matcher.services.engine import MatchingService
+from matcher.services.matching import MatchingService
 from matcher.services.paging import DEFAULT_LIMIT, MAX_LIMIT
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `matcher keys create`.")

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matcher.models import ApiKey, AuditEvent, Party, utcnow
 from matcher.services.paging import Page, paginate
+from matcher.store.models import ApiKey, AuditEvent, Party, utcnow
 from matcher.taxonomy import API_ROLES
 
 KEY_PREFIX = "mm"

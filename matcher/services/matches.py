@@ -16,12 +16,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matcher.models import Match, Need, Offering, Party
 from matcher.services.access import Conflict, Forbidden, Principal
-from matcher.services.engine import MatchingService, need_profile, party_profile
+from matcher.services.matching import MatchingService, need_profile, party_profile
 from matcher.services.needs import coaching_for, get_need
 from matcher.services.offerings import get_offering
 from matcher.services.review import VISIBLE_TO_OWNERS
+from matcher.store.models import Match, Need, Offering, Party
 
 
 def need_matches(

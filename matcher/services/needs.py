@@ -15,12 +15,12 @@ from typing import Any
 from sqlalchemy import String, and_, cast, false, or_, select
 from sqlalchemy.orm import Session
 
-from matcher.models import Need, Party
+from matcher.engine.understanding import Coaching, default_reader
 from matcher.services.access import Conflict, Forbidden, Invalid, NotFound, Principal, audit, plain
-from matcher.services.engine import need_profile
+from matcher.services.matching import need_profile
 from matcher.services.paging import Page, paginate
+from matcher.store.models import Need, Party
 from matcher.taxonomy import OPEN_NEED_STATUSES
-from matcher.understanding import Coaching, default_reader
 
 EDITABLE = (
     "title",

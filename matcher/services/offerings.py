@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matcher.models import Offering, Party, Provider
 from matcher.services.access import Forbidden, Invalid, NotFound, Principal, audit, plain
 from matcher.services.needs import has_code
 from matcher.services.paging import Page, paginate
+from matcher.store.models import Offering, Party, Provider
 
 EDITABLE = (
     "provider",

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matcher.models import Match, Need, Party, utcnow
 from matcher.services.access import Principal, require_staff
+from matcher.store.models import Match, Need, Party, utcnow
 from matcher.taxonomy import OPEN_NEED_STATUSES
 
 DECIDED_FOR = ("accepted", "introduced")

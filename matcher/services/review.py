@@ -20,11 +20,11 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from matcher.models import Match, Need, Offering, Party, utcnow
 from matcher.services.access import Conflict, Invalid, NotFound, Principal, audit, require_staff
-from matcher.services.engine import MatchingService, need_profile, party_profile
+from matcher.services.matching import MatchingService, need_profile, party_profile
 from matcher.services.needs import about_sector
 from matcher.services.paging import Page, paginate
+from matcher.store.models import Match, Need, Offering, Party, utcnow
 from matcher.taxonomy import OPEN_NEED_STATUSES
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {

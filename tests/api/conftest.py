@@ -12,9 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from matcher.api.app import create_app
-from matcher.db import session_scope
 from matcher.services.access import create_key
 from matcher.settings import Settings
+from matcher.store.db import session_scope
 from tests.conftest import _reset_postgres, postgres_url_or_skip
 
 ROLES = ("admin", "secretariat", "party", "other_party", "provider", "other_provider")

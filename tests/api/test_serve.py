@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from evaluation.server import create_key, environment_for, serving
-from tests.test_cli import run
+from tests.cli.test_cli import run
 
 FAKE = {"MATCHER_MULTILINGUAL_ENCODER": "fake", "MATCHER_ENGLISH_ENCODER": "fake"}
 

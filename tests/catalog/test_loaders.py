@@ -17,8 +17,8 @@ from catalog.loaders import (
     load_files,
 )
 from catalog.rows import KINDS
-from matcher.db import session_scope
-from matcher.models import AuditEvent, Need, Offering, Party, Provider
+from matcher.store.db import session_scope
+from matcher.store.models import AuditEvent, Need, Offering, Party, Provider
 
 BUNDLED_OFFERINGS = 76
 BUNDLED_PROVIDERS = 54
@@ -303,7 +303,7 @@ def test_export_import_round_trip_is_lossless(
 @pytest.fixture
 def sessions_factory_for_copy(tmp_path: Path) -> sessionmaker[Session]:
     """A second, empty SQLite database to import an export into."""
-    from matcher.db import create_db_engine, make_session_factory, upgrade
+    from matcher.store.db import create_db_engine, make_session_factory, upgrade
 
     engine = create_db_engine(f"sqlite:///{tmp_path / 'copy.sqlite3'}")
     upgrade(engine)

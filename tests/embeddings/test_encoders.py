@@ -179,7 +179,7 @@ def test_universal_sentence_encoder_aligns_translations(universal: Encoder, lang
 @pytest.mark.real_model
 def test_keyword_glossary_with_the_multilingual_model(universal: Encoder) -> None:
     """The real model pairs sub-sector keywords with their English counterparts."""
-    from matcher.tagging import keyword_glossary
+    from matcher.engine.text.tagging import keyword_glossary
     from matcher.taxonomy import load_taxonomy
 
     glossary = keyword_glossary(load_taxonomy(), universal.encode)

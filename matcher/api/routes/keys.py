@@ -8,8 +8,8 @@ from fastapi import APIRouter, status
 
 from matcher.api.deps import PrincipalDep, SessionDep, errors
 from matcher.api.schemas import KeyCreate, KeyList, KeyOut, NewKeyOut
-from matcher.models import ApiKey
 from matcher.services.access import Forbidden, Principal, create_key, list_keys, revoke_key
+from matcher.store.models import ApiKey
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
 

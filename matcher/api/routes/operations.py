@@ -10,8 +10,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select, text
 
 from matcher.api.deps import SessionDep
-from matcher.models import Offering
-from matcher.services.engine import offering_rows
+from matcher.services.matching import offering_rows
+from matcher.store.models import Offering
 
 router = APIRouter(tags=["operations"])
 
@@ -36,7 +36,7 @@ def readyz(request: Request, session: SessionDep) -> Any:
         checks["database"] = f"unreachable: {type(problem).__name__}"
     matching = request.app.state.matching
     if checks["database"] == "ok":
-        from matcher.domain import OfferingProfile
+        from matcher.engine.domain import OfferingProfile
 
         with matching.lock:
             rows = offering_rows([OfferingProfile.from_record(o) for o in session.scalars(select(Offering))])

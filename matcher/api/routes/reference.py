@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from matcher.api.deps import DEFAULT_PAGE, Limit, Offset, SessionDep, errors
 from matcher.api.schemas import PartyPage, RegionCode
-from matcher.models import Party
 from matcher.services.paging import paginate
+from matcher.store.models import Party
 from matcher.taxonomy import bundled_catalog_dir
 
 router = APIRouter(prefix="/v1", tags=["reference"])

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from matcher.api.web.i18n import INTERFACE_LANGUAGES, part_name, state_name, translator
-from matcher.models import AuditEvent, Match, Need, Offering
+from matcher.engine.understanding import default_reader
 from matcher.services import needs as need_service
 from matcher.services import offerings as offering_service
 from matcher.services import review
@@ -40,10 +40,10 @@ from matcher.services.access import (
     ServiceError,
     authenticate,
 )
-from matcher.services.engine import need_profile
+from matcher.services.matching import need_profile
 from matcher.services.reports import as_csv, unmet_needs
+from matcher.store.models import AuditEvent, Match, Need, Offering
 from matcher.taxonomy import PARTY_STATUSES, UN_LANGUAGES, load_taxonomy
-from matcher.understanding import default_reader
 
 SESSION_COOKIE = "mm_session"
 LANGUAGE_COOKIE = "mm_lang"

@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
-from matcher.db import current_revision, head_revision, is_up_to_date, upgrade
-from matcher.models import Base
+from matcher.store.db import current_revision, head_revision, is_up_to_date, upgrade
+from matcher.store.models import Base
 
 
 def test_upgrade_creates_every_table_on_an_empty_database(engine: Engine) -> None:

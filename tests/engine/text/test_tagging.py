@@ -9,7 +9,7 @@ import pytest
 
 from evaluation.dataset import load_labelled_set
 from evaluation.quality import tagger_scores
-from matcher.tagging import KeywordTagger, english_equivalents, keyword_glossary
+from matcher.engine.text.tagging import KeywordTagger, english_equivalents, keyword_glossary
 from matcher.taxonomy import load_taxonomy
 
 

@@ -7,11 +7,10 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from matcher.domain import OfferingProfile
 from matcher.embeddings.encoders import FakeEncoder
 from matcher.embeddings.index import VectorIndex
-from matcher.lexical import sentences
-from matcher.ranking import (
+from matcher.engine.domain import OfferingProfile
+from matcher.engine.ranking import (
     ENGLISH,
     MULTILINGUAL,
     NOTICE,
@@ -20,6 +19,7 @@ from matcher.ranking import (
     RankingWeights,
     vector_id,
 )
+from matcher.engine.text.lexical import sentences
 from matcher.taxonomy import load_taxonomy
 from tests.factories import make_need, make_offering, make_party
 

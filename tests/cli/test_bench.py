@@ -6,8 +6,8 @@ import json
 import re
 from pathlib import Path
 
-from tests.test_cli import run
-from tests.test_rank_cli import FAKE
+from tests.cli.test_cli import run
+from tests.cli.test_rank import FAKE
 
 
 def test_bench_writes_a_report_with_every_section(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """The ranking engine: need → ranked, explained offerings (and offering → needs).
 
-Pure: it takes plain records (``matcher.domain``), precomputed vectors and weights,
+Pure: it takes plain records (``matcher.engine.domain``), precomputed vectors and weights,
 and returns results. No HTTP, no database session, no settings lookups, so the CLI,
 the API and the evaluation harness share it.
 
@@ -59,13 +59,13 @@ from typing import Any
 
 import numpy as np
 
-from matcher.domain import NeedProfile, OfferingProfile, PartyProfile
-from matcher.eligibility import CONSTRAINTS
 from matcher.embeddings.index import VectorIndex
-from matcher.lexical import LexicalIndex, sentences, tokenize
-from matcher.tagging import Glossary, KeywordTagger, TagEvidence, english_equivalents
+from matcher.engine.domain import NeedProfile, OfferingProfile, PartyProfile
+from matcher.engine.eligibility import CONSTRAINTS
+from matcher.engine.text.lexical import LexicalIndex, sentences, tokenize
+from matcher.engine.text.tagging import Glossary, KeywordTagger, TagEvidence, english_equivalents
+from matcher.engine.weights import RankingWeights
 from matcher.taxonomy import PARTY_STATUSES, UN_LANGUAGES, Taxonomy
-from matcher.weights import RankingWeights
 
 ENGINE_VERSION = "hybrid-2"
 MULTILINGUAL = "multilingual"

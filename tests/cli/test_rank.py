@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import run
+from tests.cli.test_cli import run
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 OFFERINGS = ROOT / "catalog" / "data" / "offerings.jsonl"
 DEV_NEEDS = ROOT / "evaluation" / "data" / "dev_needs.jsonl"
 FAKE = {"MATCHER_MULTILINGUAL_ENCODER": "fake", "MATCHER_ENGLISH_ENCODER": "fake"}

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from matcher.domain import OfferingProfile, PartyProfile
+from matcher.engine.domain import OfferingProfile, PartyProfile
 
 # Checked in this order; an offering is counted against the first one it fails.
 CONSTRAINTS: tuple[str, ...] = ("active", "application_window", "capacity", "region", "country", "status")

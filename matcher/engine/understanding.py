@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from matcher.domain import NeedProfile
-from matcher.language import LanguageDetector, default_detector
-from matcher.lexical import tokenize
-from matcher.tagging import KeywordTagger, TagEvidence
+from matcher.engine.domain import NeedProfile
+from matcher.engine.text.language import LanguageDetector, default_detector
+from matcher.engine.text.lexical import tokenize
+from matcher.engine.text.tagging import KeywordTagger, TagEvidence
 from matcher.taxonomy import Taxonomy, load_taxonomy
 
 SPECIFIC_EVIDENCE = 2.0

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from evaluation.dataset import load_labelled_set
-from matcher.language import LanguageDetector
+from matcher.engine.text.language import LanguageDetector
+from matcher.engine.understanding import RequestReader
 from matcher.taxonomy import load_taxonomy
-from matcher.understanding import RequestReader
 from tests.factories import make_need
 
 

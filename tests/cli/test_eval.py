@@ -6,8 +6,8 @@ import json
 import re
 from pathlib import Path
 
-from tests.test_cli import run
-from tests.test_rank_cli import FAKE, OFFERINGS
+from tests.cli.test_cli import run
+from tests.cli.test_rank import FAKE, OFFERINGS
 
 SYSTEMS = (
     "random",

@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.loaders import bundled_catalog_files, load_files
-from matcher.db import session_scope
 from matcher.embeddings.encoders import FakeEncoder
-from matcher.models import CachedEmbedding, Need, Offering, Party
-from matcher.ranking import ENGLISH, MULTILINGUAL, vector_id
-from matcher.services.engine import MatchingService, embed_cached, need_profile, party_profile
+from matcher.engine.ranking import ENGLISH, MULTILINGUAL, vector_id
+from matcher.services.matching import MatchingService, embed_cached, need_profile, party_profile
+from matcher.store.db import session_scope
+from matcher.store.models import CachedEmbedding, Need, Offering, Party
 from tests.factories import make_need
 
 TODAY = dt.date(2026, 11, 28)

@@ -26,13 +26,11 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matcher.domain import NeedProfile, OfferingProfile, PartyProfile
-from matcher.eligibility import failed_constraint
 from matcher.embeddings.encoders import Encoder, build_encoder
 from matcher.embeddings.index import IndexLoadError, VectorIndex, fingerprint_rows
-from matcher.lexical import sentences
-from matcher.models import CachedEmbedding, Need, Offering, Party
-from matcher.ranking import (
+from matcher.engine.domain import NeedProfile, OfferingProfile, PartyProfile
+from matcher.engine.eligibility import failed_constraint
+from matcher.engine.ranking import (
     ENGLISH,
     MULTILINGUAL,
     SENTENCES,
@@ -41,7 +39,9 @@ from matcher.ranking import (
     RankingWeights,
     vector_id,
 )
-from matcher.tagging import keyword_glossary
+from matcher.engine.text.lexical import sentences
+from matcher.engine.text.tagging import keyword_glossary
+from matcher.store.models import CachedEmbedding, Need, Offering, Party
 from matcher.taxonomy import OPEN_NEED_STATUSES, load_taxonomy
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ import unicodedata
 import numpy as np
 import pytest
 
-from matcher.lexical import LexicalIndex, _nonspacing_marks, tokenize
+from matcher.engine.text.lexical import LexicalIndex, _nonspacing_marks, tokenize
 
 
 def test_latin_tokens_are_lowercased_and_accent_folded() -> None:

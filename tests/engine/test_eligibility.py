@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from matcher.eligibility import CONSTRAINTS, failed_constraint, filter_candidates
+from matcher.engine.eligibility import CONSTRAINTS, failed_constraint, filter_candidates
 from tests.factories import make_offering, make_party
 
 TODAY = dt.date(2026, 11, 28)
@@ -69,7 +69,7 @@ def test_the_engine_s_vectorised_filter_agrees_with_the_reference_one() -> None:
     ``filter_candidates`` (one offering at a time) keeps, and count removals alike."""
     import random
 
-    from matcher.ranking import RankingEngine
+    from matcher.engine.ranking import RankingEngine
     from matcher.taxonomy import load_taxonomy
     from tests.factories import make_offering, make_party
 

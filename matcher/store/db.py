@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from matcher.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -87,3 +90,24 @@ def head_revision(engine: Engine) -> str | None:
 
 def is_up_to_date(engine: Engine) -> bool:
     return current_revision(engine) == head_revision(engine)
+
+
+@dataclass
+class Store:
+    """The configured database: its engine, a session factory and the settings it came from."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+
+def open_store(settings: Settings | None = None) -> Store:
+    """Engine and session factory on the configured database, created and migrated.
+
+    Opening a store only migrates: seeding the bundled catalog is the caller's choice
+    (``catalog.loaders.seed_if_empty``, called by the CLI and the app start-up)."""
+    settings = settings or get_settings()
+    settings.ensure_data_dir()
+    engine = create_db_engine(settings.resolved_database_url)
+    upgrade(engine)
+    return Store(settings=settings, engine=engine, sessions=make_session_factory(engine))

@@ -68,7 +68,7 @@ def test_any_command_works_first_on_a_fresh_folder(tmp_path: Path) -> None:
 
 
 def test_needs_load_warns_once_about_unknown_fields(tmp_path: Path) -> None:
-    needs = Path(__file__).parents[1] / "evaluation" / "data" / "dev_needs.jsonl"
+    needs = Path(__file__).parents[2] / "evaluation" / "data" / "dev_needs.jsonl"
     result = run("catalog", "load", str(needs), data_dir=tmp_path / "d")
     assert result.stdout.splitlines() == ["needs: 58 created, 0 updated, 0 unchanged"]
     assert result.stderr.count("ignored unknown field(s): vague") == 1

@@ -1,10 +1,10 @@
-"""Alembic environment: the engine comes from ``matcher.db.alembic_config``."""
+"""Alembic environment: the engine comes from ``matcher.store.db.alembic_config``."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from matcher.models import Base
+from matcher.store.models import Base
 
 target_metadata = Base.metadata
 

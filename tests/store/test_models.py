@@ -9,8 +9,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, InternalError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-from matcher.db import session_scope
-from matcher.models import AuditEvent, AuditEventImmutableError, Match, Need, Offering, Party, Provider
+from matcher.store.db import session_scope
+from matcher.store.models import AuditEvent, AuditEventImmutableError, Match, Need, Offering, Party, Provider
 
 DATABASE_REFUSALS = (IntegrityError, OperationalError, InternalError, ProgrammingError)
 

@@ -1,0 +1,1 @@
+"""The store: ORM models, database engines and sessions, and the Alembic migrations."""
