@@ -8,54 +8,30 @@ second load of the same files changes nothing.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from catalog.rows import KINDS, ROW_MODELS, InterchangeRow, Kind, NeedRow, OfferingRow, PartyRow, infer_kind
+from catalog.files import ImportRejected as ImportRejected  # re-exported: callers import it from here
+from catalog.files import RawRow, RowError, SourceRow, read_sources
+from catalog.files import format_records as format_records  # re-exported for `matcher catalog export`
+from catalog.rows import (
+    Kind,
+    NeedRow,
+    OfferingRow,
+    PartyRow,
+    slugify,
+)
 from matcher.store.db import session_scope
 from matcher.store.models import AuditEvent, Need, Offering, Party, Provider
 from matcher.taxonomy import bundled_catalog_dir
 
 logger = logging.getLogger(__name__)
-
-CSV_LIST_SEPARATOR = ";"
-
-
-@dataclass(frozen=True)
-class RowError:
-    file: str
-    line: int
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.field}: {self.message}"
-
-
-class ImportRejected(Exception):
-    """Raised when any row of an import is bad; nothing was written."""
-
-    def __init__(self, errors: Sequence[RowError]) -> None:
-        self.errors = list(errors)
-        super().__init__(f"{len(self.errors)} bad row(s); nothing was imported")
-
-
-@dataclass
-class SourceRow:
-    file: str
-    line: int
-    kind: Kind
-    row: InterchangeRow
 
 
 @dataclass
@@ -91,151 +67,6 @@ def bundled_catalog_files() -> list[Path]:
 
 
 # --------------------------------------------------------------------------- reading
-
-
-def _read_raw_rows(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[RowError], list[str]]:
-    """Raw rows (line number, field → value) of one file, its parse errors and field names."""
-    name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        return [], [RowError(name, 0, "file", f"cannot read: {error}")], []
-    if path.suffix.lower() == ".csv":
-        return _read_csv(name, text)
-    return _read_jsonl(name, text)
-
-
-def _read_jsonl(name: str, text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[RowError], list[str]]:
-    rows: list[tuple[int, dict[str, Any]]] = []
-    errors: list[RowError] = []
-    fields: dict[str, None] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as error:
-            errors.append(RowError(name, number, "-", f"malformed JSON: {error.msg} at column {error.colno}"))
-            continue
-        if not isinstance(value, dict):
-            errors.append(RowError(name, number, "-", "malformed row: expected a JSON object"))
-            continue
-        fields.update(dict.fromkeys(value))
-        rows.append((number, value))
-    return rows, errors, list(fields)
-
-
-def _read_csv(name: str, text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[RowError], list[str]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    rows: list[tuple[int, dict[str, Any]]] = []
-    errors: list[RowError] = []
-    try:
-        header = [column.strip() for column in next(reader)]
-    except StopIteration:
-        return [], [], []
-    except csv.Error as error:
-        return [], [RowError(name, 1, "-", f"malformed CSV header: {error}")], []
-    line_after_previous = reader.line_num + 1
-    while True:
-        start = line_after_previous
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as error:
-            errors.append(RowError(name, start, "-", f"malformed CSV: {error}"))
-            break
-        line_after_previous = reader.line_num + 1
-        if not any(cell.strip() for cell in cells):
-            continue
-        if len(cells) != len(header):
-            errors.append(RowError(name, start, "-", f"expected {len(header)} cells, found {len(cells)}"))
-            continue
-        rows.append((start, dict(zip(header, cells, strict=True))))
-    return rows, errors, header
-
-
-def _from_csv_cells(model: type[InterchangeRow], raw: dict[str, Any]) -> dict[str, Any]:
-    """CSV conventions: empty cell = null, list fields split on ';', booleans true/false."""
-    converted: dict[str, Any] = {}
-    for key, cell in raw.items():
-        value = cell.strip() if isinstance(cell, str) else cell
-        if value == "":
-            converted[key] = None
-        elif key in model.list_fields:
-            converted[key] = [item.strip() for item in value.split(CSV_LIST_SEPARATOR) if item.strip()]
-        else:
-            converted[key] = value
-    return converted
-
-
-def _error_field(location: tuple[int | str, ...]) -> str:
-    parts = [str(part) for part in location]
-    return ".".join(parts) if parts else "-"
-
-
-@dataclass
-class RawRow:
-    """A row as read (before validation), kept for checks across rows."""
-
-    file: str
-    line: int
-    kind: Kind
-    data: dict[str, Any]
-
-    def text(self, name: str, *, upper: bool = False) -> str | None:
-        value = self.data.get(name)
-        if not isinstance(value, str) or not value.strip():
-            return None
-        return value.strip().upper() if upper else value.strip()
-
-
-def read_sources(
-    paths: Sequence[Path], kind: Kind | None = None
-) -> tuple[list[SourceRow], list[RawRow], list[RowError], dict[str, list[str]]]:
-    """Read and validate every row of ``paths``.
-
-    Returns the valid rows, every row as read (for checks across rows), all errors of
-    single rows and the unknown (ignored) field names per file.
-    """
-    good: list[SourceRow] = []
-    raw_rows_all: list[RawRow] = []
-    errors: list[RowError] = []
-    ignored: dict[str, list[str]] = {}
-    for path in paths:
-        name = str(path)
-        raw_rows, parse_errors, fields = _read_raw_rows(path)
-        errors.extend(parse_errors)
-        file_kind = kind or infer_kind(set(fields))
-        if file_kind is None:
-            if raw_rows:
-                errors.append(
-                    RowError(
-                        name,
-                        raw_rows[0][0],
-                        "-",
-                        "cannot tell the kind of rows from their fields (iso3 → parties; party and "
-                        "description → needs; provider and title → offerings); pass --kind",
-                    )
-                )
-            continue
-        model = ROW_MODELS[file_kind]
-        unknown = [field_name for field_name in fields if field_name not in model.model_fields]
-        if unknown:
-            ignored[name] = unknown
-        is_csv = path.suffix.lower() == ".csv"
-        for line, raw in raw_rows:
-            data = _from_csv_cells(model, raw) if is_csv else raw
-            raw_rows_all.append(RawRow(file=name, line=line, kind=file_kind, data=data))
-            try:
-                row = model.model_validate(data)
-            except ValidationError as error:
-                for problem in error.errors():
-                    message = problem["msg"].removeprefix("Value error, ")
-                    errors.append(RowError(name, line, _error_field(problem["loc"]), message))
-                continue
-            good.append(SourceRow(file=name, line=line, kind=file_kind, row=row))
-    return good, raw_rows_all, errors, ignored
 
 
 def check_across_rows(session: Session, rows: Sequence[RawRow]) -> list[RowError]:
@@ -327,34 +158,35 @@ def _upsert(
 def import_rows(session: Session, rows: Sequence[SourceRow], actor: str = "cli") -> ImportReport:
     """Write validated ``rows`` (checked by ``check_across_rows``) in the caller's transaction."""
     report = ImportReport()
-    by_kind = {kind: [source.row for source in rows if source.kind == kind] for kind in KINDS}
-    if by_kind["parties"]:
+    # Parties first, then offerings (and their providers), then needs, which refer to parties.
+    parties = [source.row for source in rows if isinstance(source.row, PartyRow)]
+    offerings = [source.row for source in rows if isinstance(source.row, OfferingRow)]
+    needs = [source.row for source in rows if isinstance(source.row, NeedRow)]
+    if parties:
         counts = report.counts.setdefault("parties", EntityCounts())
-        for row in by_kind["parties"]:
-            assert isinstance(row, PartyRow)
-            _upsert(session, Party, row.iso3, _party_values(row), counts)
+        for party in parties:
+            _upsert(session, Party, party.iso3, _party_values(party), counts)
         session.flush()
-    if by_kind["offerings"]:
+    if offerings:
         provider_counts = report.counts.setdefault("providers", EntityCounts())
         offering_counts = report.counts.setdefault("offerings", EntityCounts())
         seen_providers: set[str] = set()
-        for row in by_kind["offerings"]:
-            assert isinstance(row, OfferingRow) and row.provider_id is not None
-            if row.provider_id not in seen_providers:
-                seen_providers.add(row.provider_id)
-                if session.get(Provider, row.provider_id) is None:
+        for offering in offerings:
+            provider_id = offering.provider_id or slugify(offering.provider)  # the row's validator fills it
+            if provider_id not in seen_providers:
+                seen_providers.add(provider_id)
+                if session.get(Provider, provider_id) is None:
                     # The first display text seen names the organisation; later rows keep their own text.
-                    session.add(Provider(provider_id=row.provider_id, name=row.provider))
+                    session.add(Provider(provider_id=provider_id, name=offering.provider))
                     provider_counts.created += 1
                 else:
                     provider_counts.unchanged += 1
-            _upsert(session, Offering, row.id, _offering_values(row), offering_counts)
+            _upsert(session, Offering, offering.id, _offering_values(offering), offering_counts)
         session.flush()
-    if by_kind["needs"]:
+    if needs:
         counts = report.counts.setdefault("needs", EntityCounts())
-        for row in by_kind["needs"]:
-            assert isinstance(row, NeedRow)
-            _upsert(session, Need, row.id, _need_values(row), counts)
+        for need in needs:
+            _upsert(session, Need, need.id, _need_values(need), counts)
         session.flush()
     if report.changed:
         session.add(
@@ -423,30 +255,6 @@ def export_records(session: Session, kind: Kind) -> list[dict[str, Any]]:
         record["party"] = need.party_iso3
         records.append(NeedRow.model_validate(record).to_record())
     return records
-
-
-def format_records(records: Iterable[dict[str, Any]], kind: Kind, file_format: str) -> str:
-    """Render records as JSON Lines or CSV (header first, lists joined with ';')."""
-    if file_format == "jsonl":
-        return "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
-    model = ROW_MODELS[kind]
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\n")
-    columns = list(model.field_names())
-    writer.writerow(columns)
-    for record in records:
-        writer.writerow([_csv_cell(record.get(column)) for column in columns])
-    return buffer.getvalue()
-
-
-def _csv_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return CSV_LIST_SEPARATOR.join(str(item) for item in value)
-    return str(value)
 
 
 def seed_store(session_factory: sessionmaker[Session]) -> ImportReport | None:

@@ -399,7 +399,7 @@ def run_bench(
 
 
 def _catalog_rows() -> list[Any]:
-    from catalog.loaders import read_sources
+    from catalog.files import read_sources
 
     good, _, _, _ = read_sources([default_offerings()], kind="offerings")
     return [source.row for source in good]

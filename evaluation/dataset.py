@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from catalog.loaders import ImportRejected, read_sources
+from catalog.files import ImportRejected, read_sources
 from catalog.rows import NeedRow, OfferingRow, PartyRow
 from matcher.engine.domain import NeedProfile, OfferingProfile, PartyProfile
 from matcher.taxonomy import bundled_catalog_dir

@@ -29,6 +29,10 @@ PROVIDER_KINDS: tuple[str, ...] = (
 PARTY_STATUSES: tuple[str, ...] = ("developing", "transition", "developed")
 NEED_STATUSES: tuple[str, ...] = ("draft", "submitted", "in_review", "matched", "closed", "withdrawn")
 OPEN_NEED_STATUSES: tuple[str, ...] = ("submitted", "in_review")
+GENERAL_SECTOR = (
+    "cross-cutting"  # the taxonomy's catch-all: ratification, legislation, general implementation
+)
+FINAL_NEED_STATUSES: tuple[str, ...] = ("withdrawn", "closed")  # a need in these can no longer change
 API_ROLES: tuple[str, ...] = ("party", "provider", "secretariat", "admin")
 MATCH_STATES: tuple[str, ...] = ("proposed", "accepted", "rejected", "introduced")
 

@@ -21,6 +21,14 @@ from matcher.store.db import create_db_engine, make_session_factory, upgrade
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that loads a real model is slow by definition: the quick loop
+    (``pytest -m "not slow"``) leaves it out; CI runs everything."""
+    for item in items:
+        if item.get_closest_marker("real_model") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
+
+
 def postgres_url_or_skip() -> str:
     url = os.environ.get("MATCHER_TEST_DATABASE_URL")
     if not url:

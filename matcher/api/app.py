@@ -22,8 +22,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from matcher.api import web
 from matcher.api.routes import keys, needs, offerings, operations, reference, review
-from matcher.api.web import pages
 from matcher.services.access import ServiceError
 from matcher.settings import Settings, get_settings
 from matcher.store.db import session_scope
@@ -172,6 +172,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         matching.warm_up()
         app.state.store = store
         app.state.matching = matching
+        # Read at scrape time from a count kept when offerings change: no per-request work.
+        app.state.metrics.offerings.set_function(lambda: matching.active_offerings)
         logger.info("serving %d offerings from %s", len(matching.offerings), settings.resolved_database_url)
         try:
             yield
@@ -186,9 +188,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses={500: {"description": "Unexpected failure (logged)."}},
     )
     app.state.metrics = _metrics()
-    app.state.web_secret = pages.new_web_secret()
-    app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
-    app.include_router(pages.router)
+    app.state.web_secret = web.new_web_secret()
+    app.mount("/static", StaticFiles(directory=web.HERE / "static"), name="static")
+    app.include_router(web.router)
     for router in (
         needs.router,
         offerings.router,
@@ -205,14 +207,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             path.startswith("/v1") or path in ("/healthz", "/readyz", "/metrics", "/docs", "/openapi.json")
         )
 
-    @app.exception_handler(pages.SignInRequired)
-    async def sign_in_first(request: Request, problem: pages.SignInRequired) -> Response:
+    @app.exception_handler(web.SignInRequired)
+    async def sign_in_first(request: Request, problem: web.SignInRequired) -> Response:
         return RedirectResponse("/", status_code=303)
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, problem: ServiceError) -> Response:
         if is_page(request):
-            return pages.error_page(request, problem.status, problem.message)
+            return web.error_page(request, problem.status, problem.message)
         return error_response(problem.status, problem.code, problem.message, problem.details)
 
     @app.exception_handler(RequestValidationError)
@@ -227,7 +229,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, problem: StarletteHTTPException) -> Response:
         if is_page(request) and problem.status_code == 404:
-            return pages.error_page(request, 404, f"no page {request.url.path}")
+            return web.error_page(request, 404, f"no page {request.url.path}")
         codes = {401: "not_authenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
         message = problem.detail if isinstance(problem.detail, str) else "request refused"
         if problem.status_code == 404 and message == "Not Found":
@@ -243,9 +245,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics = request.app.state.metrics
         metrics.requests.labels(request.method, template, str(response.status_code)).inc()
         metrics.latency.labels(request.method, template).observe(time.perf_counter() - started)
-        matching = getattr(request.app.state, "matching", None)
-        if matching is not None:
-            metrics.offerings.set(sum(1 for offering in matching.offerings if offering.active))
         return response
 
     app.add_middleware(BodySizeLimit)

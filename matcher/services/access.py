@@ -108,6 +108,11 @@ def require_staff(principal: Principal, what: str) -> None:
         raise Forbidden(f"only the secretariat can {what}")
 
 
+def require_admin(principal: Principal) -> None:
+    if principal.role != "admin":
+        raise Forbidden("only admin keys manage keys")
+
+
 @dataclass(frozen=True)
 class AuditFilters:
     entity_type: str | None = None
@@ -178,7 +183,9 @@ def create_key(
     label: str | None = None,
     actor: Principal = SYSTEM,
 ) -> NewKey:
-    """Create a key; the secret is returned once and only its digest is stored."""
+    """Create a key; the secret is returned once and only its digest is stored. Only an
+    admin (the CLI acts as ``SYSTEM``, an admin) creates keys."""
+    require_admin(actor)
     if role not in API_ROLES:
         raise Invalid(f"unknown role {role!r}; allowed: {', '.join(API_ROLES)}")
     if (role == "party") != (party is not None):
@@ -216,6 +223,7 @@ def create_key(
 
 
 def revoke_key(session: Session, key_id: str, actor: Principal = SYSTEM) -> ApiKey:
+    require_admin(actor)
     key = session.get(ApiKey, key_id)
     if key is None:
         raise NotFound(f"no key {key_id!r}")
@@ -225,8 +233,30 @@ def revoke_key(session: Session, key_id: str, actor: Principal = SYSTEM) -> ApiK
     return key
 
 
-def list_keys(session: Session) -> list[ApiKey]:
+def get_key(session: Session, key_id: str, actor: Principal = SYSTEM) -> ApiKey:
+    require_admin(actor)
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(f"no key {key_id!r}")
+    return key
+
+
+def list_keys(session: Session, actor: Principal = SYSTEM) -> list[ApiKey]:
+    require_admin(actor)
     return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)))
+
+
+def key_record(key: ApiKey) -> dict[str, Any]:
+    """A key as admins see it: id, role and scope, never the secret or its digest."""
+    return {
+        "id": key.id,
+        "role": key.role,
+        "party": key.party_iso3,
+        "provider": key.provider_id,
+        "label": key.label,
+        "created_at": key.created_at,
+        "revoked_at": key.revoked_at,
+    }
 
 
 def authenticate(session: Session, token: str | None) -> Principal:

@@ -21,7 +21,8 @@ from matcher.services.matching import MatchingService, need_profile, party_profi
 from matcher.services.needs import coaching_for, get_need
 from matcher.services.offerings import get_offering
 from matcher.services.review import VISIBLE_TO_OWNERS
-from matcher.store.models import Match, Need, Offering, Party
+from matcher.store.models import Match, Need, Offering
+from matcher.taxonomy import FINAL_NEED_STATUSES
 
 
 def need_matches(
@@ -35,10 +36,9 @@ def need_matches(
 ) -> dict[str, Any]:
     need = get_need(session, principal, need_id)
     if principal.is_staff:
-        if need.status in ("withdrawn", "closed"):
+        if need.status in FINAL_NEED_STATUSES:
             raise Conflict(f"the need is {need.status}: it is no longer matched")
-        party = session.get(Party, need.party_iso3)
-        assert party is not None
+        party = need.party
         ranking = service.rank_need(session, need_profile(need), party_profile(party), k=k, today=today)
         coaching = coaching_for(need, [item.score for item in ranking.results])
         return {

@@ -41,7 +41,7 @@ from matcher.engine.ranking import (
 )
 from matcher.engine.text.lexical import sentences
 from matcher.engine.text.tagging import keyword_glossary
-from matcher.store.models import CachedEmbedding, Need, Offering, Party
+from matcher.store.models import CachedEmbedding, Need, Offering, Party, catalog_version
 from matcher.taxonomy import OPEN_NEED_STATUSES, load_taxonomy
 
 logger = logging.getLogger(__name__)
@@ -254,6 +254,10 @@ class MatchingService:
         self.offering_sentences: dict[str, tuple[list[str], np.ndarray]] = {}
         self.glossary: dict[tuple[str, str], str] = {}
         self.engine: RankingEngine | None = None
+        # The catalogue version (``matcher.store.models.CatalogState``) these copies reflect.
+        self.catalog_version = -1
+        # Counted when the offerings change, so reading it (the metrics gauge) costs nothing.
+        self.active_offerings = 0
         # Rankings by (need, party, k, day), dropped whenever anything changes (``_changed``).
         self._rankings: OrderedDict[tuple[Any, ...], Ranking] = OrderedDict()
         need_encoders = {MULTILINGUAL: self.encoders[MULTILINGUAL]} if MULTILINGUAL in self.encoders else {}
@@ -262,6 +266,8 @@ class MatchingService:
     @_locked
     def load(self, session: Session, progress: Progress | None = None) -> None:
         """Read the offerings and open needs, and load (or rebuild) their indexes."""
+        # Read first: a write landing meanwhile makes this copy look stale, never falsely fresh.
+        self.catalog_version = catalog_version(session)
         self.offerings = [
             OfferingProfile.from_record(row)
             for row in session.scalars(select(Offering).order_by(Offering.id))
@@ -299,6 +305,7 @@ class MatchingService:
 
     def _rebuild_engine(self) -> None:
         self._changed()
+        self.active_offerings = sum(1 for offering in self.offerings if offering.active)
         self.engine = RankingEngine(
             offerings=self.offerings,
             offering_indexes=self.indexes.indexes,
@@ -328,6 +335,7 @@ class MatchingService:
         if changed.active:
             self._embed_sentences(session, [changed])
         self._rebuild_engine()
+        self.catalog_version = catalog_version(session)
 
     @_locked
     def need_changed(self, session: Session, need_id: str) -> None:
@@ -343,6 +351,7 @@ class MatchingService:
             IndexedRow(row.id, need_profile(row).text) if is_open else None,
             open_need_rows(session),
         )
+        self.catalog_version = catalog_version(session)
 
     @_locked
     def rank_needs_for_offering(

@@ -15,12 +15,13 @@ from typing import Any
 from sqlalchemy import String, and_, cast, false, or_, select
 from sqlalchemy.orm import Session
 
-from matcher.engine.understanding import Coaching, default_reader
+from matcher.engine.domain import NeedProfile
+from matcher.engine.understanding import Coaching, Reading, default_reader
 from matcher.services.access import Conflict, Forbidden, Invalid, NotFound, Principal, audit, plain
-from matcher.services.matching import need_profile
+from matcher.services.matching import MatchingService, need_profile
 from matcher.services.paging import Page, paginate
 from matcher.store.models import Need, Party
-from matcher.taxonomy import OPEN_NEED_STATUSES
+from matcher.taxonomy import FINAL_NEED_STATUSES, OPEN_NEED_STATUSES
 
 EDITABLE = (
     "title",
@@ -32,7 +33,6 @@ EDITABLE = (
     "deadline",
     "confidential",
 )
-FINAL_STATUSES = ("withdrawn", "closed")
 
 
 def can_see(principal: Principal, need: Need) -> bool:
@@ -128,8 +128,19 @@ def snapshot(need: Need) -> dict[str, Any]:
     }
 
 
-def create_need(session: Session, principal: Principal, data: Mapping[str, Any]) -> Need:
-    """File a need. A party key files for its own Party; staff name the Party in ``party``."""
+def _commit_and_reflect(session: Session, matching: MatchingService, need: Need) -> None:
+    """Commit the need's write, then bring the matching service up to date with it (the
+    open-needs index), and commit the embeddings that cost. Every need write ends here."""
+    session.commit()
+    matching.need_changed(session, need.id)
+    session.commit()
+
+
+def create_need(
+    session: Session, principal: Principal, data: Mapping[str, Any], *, matching: MatchingService
+) -> Need:
+    """File a need and commit it. A party key files for its own Party; staff name the Party
+    in ``party``. The matching service reflects it before this returns."""
     if principal.role == "party":
         party = principal.party
         if data.get("party") and str(data["party"]).upper() != party:
@@ -158,6 +169,7 @@ def create_need(session: Session, principal: Principal, data: Mapping[str, Any])
     session.add(need)
     session.flush()
     audit(session, principal, "need.create", "need", need.id, after=snapshot(need))
+    _commit_and_reflect(session, matching, need)
     return need
 
 
@@ -166,11 +178,19 @@ def _check_can_change(principal: Principal, need: Need) -> None:
         raise Forbidden("providers read needs; only the Party or the secretariat can change them")
     if not (principal.is_staff or need.party_iso3 == principal.party):
         raise NotFound(f"no need {need.id!r}")
-    if need.status in FINAL_STATUSES:
+    if need.status in FINAL_NEED_STATUSES:
         raise Conflict(f"the need is {need.status}; it can no longer change")
 
 
-def update_need(session: Session, principal: Principal, need_id: str, changes: Mapping[str, Any]) -> Need:
+def update_need(
+    session: Session,
+    principal: Principal,
+    need_id: str,
+    changes: Mapping[str, Any],
+    *,
+    matching: MatchingService,
+) -> Need:
+    """Change the fields in ``changes`` and commit; the matching service reflects the change."""
     need = get_need(session, principal, need_id)
     _check_can_change(principal, need)
     before = snapshot(need)
@@ -196,10 +216,12 @@ def update_need(session: Session, principal: Principal, need_id: str, changes: M
             before={name: before[name] for name in changed},
             after={name: after[name] for name in changed},
         )
+    _commit_and_reflect(session, matching, need)
     return need
 
 
-def withdraw_need(session: Session, principal: Principal, need_id: str) -> Need:
+def withdraw_need(session: Session, principal: Principal, need_id: str, *, matching: MatchingService) -> Need:
+    """Withdraw the need (nothing is deleted) and commit; it leaves every ranking."""
     need = get_need(session, principal, need_id)
     _check_can_change(principal, need)
     before = need.status
@@ -214,7 +236,34 @@ def withdraw_need(session: Session, principal: Principal, need_id: str) -> Need:
         before={"status": before},
         after={"status": "withdrawn"},
     )
+    _commit_and_reflect(session, matching, need)
     return need
+
+
+def preview_need(principal: Principal, data: Mapping[str, Any]) -> tuple[Reading, Coaching]:
+    """What filing ``data`` would give, with nothing written: the reading (language, inferred
+    codes) and the coaching, from one tagging of the text."""
+    reader = default_reader()
+    reading = reader.read(
+        data["title"],
+        data["description"],
+        data.get("language"),
+        data.get("sectors") or (),
+        data.get("assistance_types") or (),
+    )
+    draft = NeedProfile(
+        id="draft",
+        party=principal.party or "",
+        title=data["title"],
+        description=data["description"],
+        language=reading.language,
+        sectors=tuple(data.get("sectors") or ()),
+        assistance_types=tuple(data.get("assistance_types") or ()),
+        inferred_sectors=reading.inferred_sectors,
+        inferred_assistance_types=reading.inferred_assistance_types,
+        budget_usd=data.get("budget_usd"),
+    )
+    return reading, reader.assess(draft, reading.evidence)
 
 
 def coaching_for(need: Need, scores: list[float] | None = None) -> Coaching:

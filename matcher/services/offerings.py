@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from matcher.services.access import Forbidden, Invalid, NotFound, Principal, audit, plain
+from matcher.services.matching import MatchingService
 from matcher.services.needs import has_code
 from matcher.services.paging import Page, paginate
 from matcher.store.models import Offering, Party, Provider
@@ -105,9 +106,23 @@ def _check_countries(session: Session, countries: list[str]) -> None:
         )
 
 
-def create_offering(session: Session, principal: Principal, data: Mapping[str, Any]) -> Offering:
+def _commit_and_reflect(session: Session, matching: MatchingService, offering: Offering) -> None:
+    """Commit the offering's write, then bring the indexes and the engine up to date with it
+    (and commit the embeddings that cost). Every offering write ends here."""
+    session.commit()
+    matching.offering_changed(session, offering.id)
+    session.commit()
+
+
+def create_offering(
+    session: Session, principal: Principal, data: Mapping[str, Any], *, matching: MatchingService
+) -> Offering:
+    """Create an offering and commit it; the next ranking includes it."""
+    provider_id: str | None
     if principal.role == "provider":
         provider_id = principal.provider
+        if provider_id is None:  # excluded by the api_keys CHECK constraint; never trust it blindly
+            raise Forbidden("this provider key names no provider_id")
         if data.get("provider_id") and data["provider_id"] != provider_id:
             raise Forbidden("a provider key creates offerings for its own provider_id only")
     elif principal.is_staff:
@@ -119,7 +134,6 @@ def create_offering(session: Session, principal: Principal, data: Mapping[str, A
             )
     else:
         raise Forbidden("only a provider or the secretariat can create an offering")
-    assert provider_id is not None
     if not principal.is_staff:
         if data.get("verified"):
             raise Forbidden(
@@ -140,12 +154,20 @@ def create_offering(session: Session, principal: Principal, data: Mapping[str, A
     session.add(offering)
     session.flush()
     audit(session, principal, "offering.create", "offering", offering.id, after=snapshot(offering))
+    _commit_and_reflect(session, matching, offering)
     return offering
 
 
 def update_offering(
-    session: Session, principal: Principal, offering_id: str, changes: Mapping[str, Any]
+    session: Session,
+    principal: Principal,
+    offering_id: str,
+    changes: Mapping[str, Any],
+    *,
+    matching: MatchingService,
 ) -> Offering:
+    """Change the fields in ``changes`` (``active: false`` deactivates) and commit; the next
+    ranking reflects it."""
     offering = get_offering(session, principal, offering_id)
     if not (
         principal.is_staff or (principal.role == "provider" and principal.provider == offering.provider_id)
@@ -181,6 +203,7 @@ def update_offering(
             before={name: before[name] for name in changed},
             after={name: after[name] for name in changed},
         )
+    _commit_and_reflect(session, matching, offering)
     return offering
 
 

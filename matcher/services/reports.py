@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from matcher.services.access import Principal, require_staff
 from matcher.store.models import Match, Need, Party, utcnow
-from matcher.taxonomy import OPEN_NEED_STATUSES
+from matcher.taxonomy import GENERAL_SECTOR, OPEN_NEED_STATUSES
 
 DECIDED_FOR = ("accepted", "introduced")
 
@@ -33,7 +33,7 @@ class UnmetNeed:
 
     @property
     def sectors(self) -> list[str]:
-        return list(self.need.sectors or self.need.inferred_sectors or ["cross-cutting"])
+        return list(self.need.sectors or self.need.inferred_sectors or [GENERAL_SECTOR])
 
     @property
     def assistance_types(self) -> list[str]:

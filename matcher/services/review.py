@@ -14,6 +14,7 @@ accepted. Parties and providers see only accepted and introduced proposals.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,7 @@ from matcher.services.access import Conflict, Invalid, NotFound, Principal, audi
 from matcher.services.matching import MatchingService, need_profile, party_profile
 from matcher.services.needs import about_sector
 from matcher.services.paging import Page, paginate
-from matcher.store.models import Match, Need, Offering, Party, utcnow
+from matcher.store.models import AuditEvent, Match, Need, Offering, Party, utcnow
 from matcher.taxonomy import OPEN_NEED_STATUSES
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -101,8 +102,7 @@ def run_matching(
             for match in session.scalars(select(Match).where(Match.need_id == need.id))
         }
         decided = {offering_id for offering_id, match in existing.items() if match.state != "proposed"}
-        party = session.get(Party, need.party_iso3)
-        assert party is not None
+        party = need.party
         ranking = service.rank_need(
             session, need_profile(need), party_profile(party), k=filters.k + len(decided), today=today
         )
@@ -222,6 +222,57 @@ def list_proposals(
     if filters.max_age_days is not None:
         query = query.where(Match.created_at >= now - dt.timedelta(days=filters.max_age_days))
     return paginate(session, query.order_by(Match.created_at, Match.id), limit, offset)
+
+
+def proposals_by_need(
+    session: Session, principal: Principal, need_ids: Sequence[str]
+) -> dict[str, list[Match]]:
+    """The proposals ``principal`` may see of each of ``need_ids``, best score first (one
+    query, however long the queue: a page asks for what it shows)."""
+    return _grouped(session, principal, Match.need_id, need_ids)
+
+
+def proposals_by_offering(
+    session: Session, principal: Principal, offering_ids: Sequence[str]
+) -> dict[str, list[Match]]:
+    """The proposals ``principal`` may see of each of ``offering_ids``, best score first."""
+    return _grouped(session, principal, Match.offering_id, offering_ids)
+
+
+def _grouped(
+    session: Session, principal: Principal, column: Any, ids: Sequence[str]
+) -> dict[str, list[Match]]:
+    grouped: dict[str, list[Match]] = {}
+    if not ids:
+        return grouped
+    query = (
+        select(Match)
+        .join(Need, Need.id == Match.need_id)
+        .join(Offering, Offering.id == Match.offering_id)
+        .where(_visible(principal), column.in_(list(ids)))
+        .order_by(Match.score.desc(), Match.id)
+    )
+    for match in session.scalars(query):
+        grouped.setdefault(getattr(match, column.key), []).append(match)
+    return grouped
+
+
+def need_history(session: Session, principal: Principal, need_id: str) -> list[AuditEvent]:
+    """Every audit event of a need and of its proposals, in order (secretariat only)."""
+    require_staff(principal, "read a need's history")
+    match_ids = [
+        str(match_id) for match_id in session.scalars(select(Match.id).where(Match.need_id == need_id))
+    ]
+    return list(
+        session.scalars(
+            select(AuditEvent)
+            .where(
+                ((AuditEvent.entity_type == "need") & (AuditEvent.entity_id == need_id))
+                | ((AuditEvent.entity_type == "match") & (AuditEvent.entity_id.in_(match_ids)))
+            )
+            .order_by(AuditEvent.id)
+        )
+    )
 
 
 def _snapshot(match: Match) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -26,6 +27,9 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    insert,
+    select,
+    update,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
@@ -252,6 +256,82 @@ class CachedEmbedding(Base):
     dimension: Mapped[int] = mapped_column(Integer)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CatalogState(Base):
+    """One row: the catalogue version, bumped in the same transaction as every write to an
+    offering or a need (``_record_catalog_changes`` below). A process compares it with the
+    version its indexes and engine reflect: equal means fresh. The row lock taken by the
+    bump orders writers, so versions follow commit order."""
+
+    __tablename__ = "catalog_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CatalogChange(Base):
+    """Which row changed at which catalogue version, so a process that reflects version N
+    can apply exactly the rows changed after N instead of reloading everything."""
+
+    __tablename__ = "catalog_changes"
+    __table_args__ = (Index("ix_catalog_changes_version", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    entity_type: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(200))
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+CATALOG_STATE_ROW = 1
+_VERSION_KEY = "catalog_version_of_transaction"
+# Entities whose writes change what rankings see, by the name the change log gives them.
+_VERSIONED: dict[type, str] = {Offering: "offering", Need: "need"}
+
+
+def catalog_version(session: Session) -> int:
+    """The catalogue version in the database (0 before the first write)."""
+    version = session.scalar(select(CatalogState.version).where(CatalogState.id == CATALOG_STATE_ROW))
+    return int(version or 0)
+
+
+@event.listens_for(Session, "before_flush")
+def _record_catalog_changes(session: Session, flush_context: object, instances: object) -> None:
+    """Bump the catalogue version and log the changed rows whenever a flush writes an
+    offering or a need, inside the same transaction: a write and its version commit
+    together. One transaction takes one version, however many flushes it makes."""
+    changed = [
+        (_VERSIONED[type(obj)], obj.id)
+        for obj in (*session.new, *session.dirty, *session.deleted)
+        if type(obj) in _VERSIONED and (obj not in session.dirty or session.is_modified(obj))
+    ]
+    if not changed:
+        return
+    version = session.info.get(_VERSION_KEY)
+    if version is None:
+        version = session.execute(
+            update(CatalogState)
+            .where(CatalogState.id == CATALOG_STATE_ROW)
+            .values(version=CatalogState.version + 1, changed_at=utcnow())
+            .returning(CatalogState.version)
+        ).scalar_one()
+        session.info[_VERSION_KEY] = version
+    now = utcnow()
+    session.execute(
+        insert(CatalogChange),
+        [
+            {"version": version, "entity_type": kind, "entity_id": entity_id, "changed_at": now}
+            for kind, entity_id in dict.fromkeys(changed)
+        ],
+    )
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_transaction_version(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_VERSION_KEY, None)
 
 
 class AuditEventImmutableError(RuntimeError):

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
+import threading
+
+from sqlalchemy import select
 
 from tests.api.conftest import Api
 
@@ -293,3 +297,51 @@ def test_metrics_and_readiness(api: Api) -> None:
     assert "matcher_indexed_offerings" in text
     ready = api.client.get("/readyz").json()
     assert ready["status"] == "ready" and ready["checks"]["database"] == "ok"
+
+
+def test_the_offerings_gauge_follows_writes_without_per_request_counting(api: Api) -> None:
+    def gauge() -> float:
+        text = api.client.get("/metrics").text
+        found = re.search(r"^matcher_indexed_offerings (\S+)$", text, re.MULTILINE)
+        assert found, text
+        return float(found.group(1))
+
+    active = api.call("GET", "/v1/offerings?limit=1", "party").json()["total"]
+    assert gauge() == active
+    offering = api.new_offering("provider", title="Gauge check programme")
+    assert gauge() == active + 1
+    assert api.call("PATCH", f"/v1/offerings/{offering}", "provider", {"active": False}).status_code == 200
+    assert gauge() == active
+    # The gauge is read from the service's count when scraped, never recomputed per request.
+    matching = api.client.app.state.matching  # type: ignore[attr-defined]
+    matching.active_offerings = 12345
+    api.client.get("/healthz")
+    assert gauge() == 12345
+    matching.active_offerings = active
+
+
+def test_readiness_never_waits_for_the_matching_lock(api: Api) -> None:
+    matching = api.client.app.state.matching  # type: ignore[attr-defined]
+    answered: list[int] = []
+    with matching.lock:
+        worker = threading.Thread(target=lambda: answered.append(api.client.get("/readyz").status_code))
+        worker.start()
+        worker.join(timeout=10)
+    assert answered == [200]
+
+
+def test_readiness_reports_a_catalogue_changed_behind_the_service(api: Api) -> None:
+    from matcher.store.models import Offering
+
+    matching = api.client.app.state.matching  # type: ignore[attr-defined]
+    sessions = api.client.app.state.store.sessions  # type: ignore[attr-defined]
+    with sessions() as session:
+        offering = session.scalars(select(Offering).where(Offering.active.is_(True)).limit(1)).one()
+        offering.title = offering.title + " (edited outside the service)"
+        session.commit()
+        stale = api.client.get("/readyz")
+        assert stale.status_code == 503
+        assert stale.json()["checks"]["catalog"].startswith("stale")
+        matching.offering_changed(session, offering.id)
+        session.commit()
+    assert api.client.get("/readyz").status_code == 200

@@ -10,6 +10,8 @@ import pytest
 from evaluation.server import create_key, environment_for, serving
 from tests.cli.test_cli import run
 
+pytestmark = pytest.mark.slow  # starts `matcher serve` as a real process
+
 FAKE = {"MATCHER_MULTILINGUAL_ENCODER": "fake", "MATCHER_ENGLISH_ENCODER": "fake"}
 
 

@@ -130,7 +130,7 @@ def test_decisions_return_to_the_same_filtered_view(api: Api) -> None:
 
 
 def test_programme_form_keeps_what_was_typed_and_reads_amounts_as_people_write_them(api: Api) -> None:
-    from matcher.api.web.pages import _money
+    from matcher.api.web.session import parse_money as _money
 
     assert (
         _money("450 000") == 450_000

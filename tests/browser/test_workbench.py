@@ -3,7 +3,11 @@ console errors and accessibility (axe-core)."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.browser.conftest import Site, need_id_from
+
+pytestmark = pytest.mark.slow  # a real server process driven in Chromium
 
 FRENCH_TITLE = "Besoin d'appui"
 FRENCH_TEXT = "Nous manquons de ressources et de capacités pour mettre en œuvre la Convention."

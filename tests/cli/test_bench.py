@@ -6,8 +6,12 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.cli.test_cli import run
 from tests.cli.test_rank import FAKE
+
+pytestmark = pytest.mark.slow  # runs `matcher bench` in a subprocess
 
 
 def test_bench_writes_a_report_with_every_section(tmp_path: Path) -> None:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each test runs the `matcher` command in a subprocess
+
 MATCHER = str(Path(sys.executable).with_name("matcher"))
 
 

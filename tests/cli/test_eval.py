@@ -6,8 +6,12 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.cli.test_cli import run
 from tests.cli.test_rank import FAKE, OFFERINGS
+
+pytestmark = pytest.mark.slow  # runs `matcher eval` in a subprocess
 
 SYSTEMS = (
     "random",

@@ -9,6 +9,8 @@ import pytest
 
 from tests.cli.test_cli import run
 
+pytestmark = pytest.mark.slow  # each test runs the `matcher` command in a subprocess
+
 ROOT = Path(__file__).parents[2]
 OFFERINGS = ROOT / "catalog" / "data" / "offerings.jsonl"
 DEV_NEEDS = ROOT / "evaluation" / "data" / "dev_needs.jsonl"

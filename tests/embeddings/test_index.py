@@ -74,6 +74,7 @@ def test_exact_search_equals_brute_force() -> None:
     np.testing.assert_allclose(scores, expected_scores, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_hnsw_recall_against_brute_force() -> None:
     vectors = clustered_vectors(20_000, 64, clusters=400, seed=3)
     queries = clustered_vectors(200, 64, clusters=400, seed=3)[:200]

@@ -5,12 +5,22 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, InternalError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from matcher.store.db import session_scope
-from matcher.store.models import AuditEvent, AuditEventImmutableError, Match, Need, Offering, Party, Provider
+from matcher.store.models import (
+    AuditEvent,
+    AuditEventImmutableError,
+    CatalogChange,
+    Match,
+    Need,
+    Offering,
+    Party,
+    Provider,
+    catalog_version,
+)
 
 DATABASE_REFUSALS = (IntegrityError, OperationalError, InternalError, ProgrammingError)
 
@@ -126,3 +136,43 @@ def test_audit_events_are_append_only(sessions: sessionmaker[Session]) -> None:
             session.execute(text(statement))
     with sessions() as session:
         assert session.query(AuditEvent).one().action == "need.create"
+
+
+def test_offering_and_need_writes_bump_the_catalogue_version_in_their_transaction(
+    sessions: sessionmaker[Session],
+) -> None:
+    with session_scope(sessions) as session:
+        assert catalog_version(session) == 0
+        session.add_all([make_party(), Provider(provider_id="org", name="Org")])
+    assert _version(sessions) == 0  # parties and providers do not change what rankings see
+    with session_scope(sessions) as session:
+        session.add(make_offering())
+    assert _version(sessions) == 1
+    with session_scope(sessions) as session:
+        session.add(make_need())
+        session.get(Offering, "offer-1").title = "Renamed"  # type: ignore[union-attr]
+    assert _version(sessions) == 2
+    with sessions() as session:
+        logged = session.execute(
+            select(CatalogChange.version, CatalogChange.entity_type, CatalogChange.entity_id).order_by(
+                CatalogChange.id
+            )
+        ).all()
+    assert [tuple(row) for row in logged] == [
+        (1, "offering", "offer-1"),
+        (2, "need", "need-1"),
+        (2, "offering", "offer-1"),
+    ]
+    with session_scope(sessions) as session:
+        session.get(Offering, "offer-1")  # read only: no bump
+    assert _version(sessions) == 2
+    with pytest.raises(RuntimeError), session_scope(sessions) as session:
+        session.get(Need, "need-1").title = "Rolled back"  # type: ignore[union-attr]
+        session.flush()
+        raise RuntimeError("abort the transaction")
+    assert _version(sessions) == 2  # the bump rolled back with the write
+
+
+def _version(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        return catalog_version(session)

@@ -8,34 +8,15 @@ from fastapi import APIRouter, status
 
 from matcher.api.deps import PrincipalDep, SessionDep, errors
 from matcher.api.schemas import KeyCreate, KeyList, KeyOut, NewKeyOut
-from matcher.services.access import Forbidden, Principal, create_key, list_keys, revoke_key
-from matcher.store.models import ApiKey
+from matcher.services import access
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
-
-
-def _admin(principal: Principal) -> None:
-    if principal.role != "admin":
-        raise Forbidden("only admin keys manage keys")
-
-
-def key_record(key: ApiKey) -> dict[str, Any]:
-    return {
-        "id": key.id,
-        "role": key.role,
-        "party": key.party_iso3,
-        "provider": key.provider_id,
-        "label": key.label,
-        "created_at": key.created_at,
-        "revoked_at": key.revoked_at,
-    }
 
 
 @router.get("", response_model=KeyList, responses=errors(401, 403), summary="List keys")
 def get_keys(session: SessionDep, principal: PrincipalDep) -> Any:
     """Ids, roles and scopes; never the secrets."""
-    _admin(principal)
-    return {"items": [key_record(key) for key in list_keys(session)]}
+    return {"items": [access.key_record(key) for key in access.list_keys(session, principal)]}
 
 
 @router.post(
@@ -46,21 +27,17 @@ def get_keys(session: SessionDep, principal: PrincipalDep) -> Any:
     summary="Create a key",
 )
 def post_key(body: KeyCreate, session: SessionDep, principal: PrincipalDep) -> Any:
-    _admin(principal)
-    new = create_key(
+    new = access.create_key(
         session, body.role, party=body.party, provider=body.provider, label=body.label, actor=principal
     )
     session.commit()
-    key = session.get(ApiKey, new.key_id)
-    assert key is not None
-    return {**key_record(key), "key": new.key}
+    return {**access.key_record(access.get_key(session, new.key_id, principal)), "key": new.key}
 
 
 @router.post(
     "/{key_id}/revoke", response_model=KeyOut, responses=errors(401, 403, 404), summary="Revoke a key"
 )
 def post_revoke(key_id: str, session: SessionDep, principal: PrincipalDep) -> Any:
-    _admin(principal)
-    key = revoke_key(session, key_id, actor=principal)
+    key = access.revoke_key(session, key_id, actor=principal)
     session.commit()
-    return key_record(key)
+    return access.key_record(key)

@@ -39,10 +39,7 @@ def create_need(body: NeedCreate, session: SessionDep, principal: PrincipalDep, 
     codes (kept apart from the stated ones) and `coaching` for vague requests, in the
     need's language. A short text is coached, never refused.
     """
-    need = service.create_need(session, principal, body.model_dump(exclude_unset=True))
-    session.commit()
-    matching.need_changed(session, need.id)
-    session.commit()
+    need = service.create_need(session, principal, body.model_dump(exclude_unset=True), matching=matching)
     return service.need_record(need)
 
 
@@ -81,10 +78,9 @@ def update_need(
     need_id: str, body: NeedPatch, session: SessionDep, principal: PrincipalDep, matching: ServiceDep
 ) -> Any:
     """Only the fields sent change. The owning Party or the secretariat; not once withdrawn or closed."""
-    need = service.update_need(session, principal, need_id, body.model_dump(exclude_unset=True))
-    session.commit()
-    matching.need_changed(session, need.id)
-    session.commit()
+    need = service.update_need(
+        session, principal, need_id, body.model_dump(exclude_unset=True), matching=matching
+    )
     return service.need_record(need)
 
 
@@ -96,10 +92,7 @@ def update_need(
 )
 def withdraw_need(need_id: str, session: SessionDep, principal: PrincipalDep, matching: ServiceDep) -> Any:
     """The need leaves every match and the donor view; nothing is deleted."""
-    need = service.withdraw_need(session, principal, need_id)
-    session.commit()
-    matching.need_changed(session, need.id)
-    session.commit()
+    need = service.withdraw_need(session, principal, need_id, matching=matching)
     return service.need_record(need)
 
 

@@ -34,10 +34,9 @@ def create_offering(
     body: OfferingCreate, session: SessionDep, principal: PrincipalDep, matching: ServiceDep
 ) -> Any:
     """A provider key creates offerings of its own `provider_id`; the secretariat names it."""
-    offering = service.create_offering(session, principal, body.model_dump(exclude_unset=True))
-    session.commit()
-    matching.offering_changed(session, offering.id)
-    session.commit()
+    offering = service.create_offering(
+        session, principal, body.model_dump(exclude_unset=True), matching=matching
+    )
     return service.offering_record(offering)
 
 
@@ -75,10 +74,9 @@ def update_offering(
     offering_id: str, body: OfferingPatch, session: SessionDep, principal: PrincipalDep, matching: ServiceDep
 ) -> Any:
     """Only the fields sent change; `{"active": false}` deactivates (nothing is deleted)."""
-    offering = service.update_offering(session, principal, offering_id, body.model_dump(exclude_unset=True))
-    session.commit()
-    matching.offering_changed(session, offering.id)
-    session.commit()
+    offering = service.update_offering(
+        session, principal, offering_id, body.model_dump(exclude_unset=True), matching=matching
+    )
     return service.offering_record(offering)
 
 

@@ -1,0 +1,182 @@
+"""The provider's pages: its programmes, and the form that creates or edits one."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from matcher.api.web.session import (
+    TAXONOMY,
+    back,
+    check_csrf,
+    home_for,
+    notice_text,
+    open_session,
+    parse_money,
+    render,
+    signed_in,
+)
+from matcher.services import offerings as offering_service
+from matcher.services import review
+from matcher.services.access import Forbidden, Invalid, Principal
+from matcher.taxonomy import PARTY_STATUSES, UN_LANGUAGES
+
+if TYPE_CHECKING:
+    from matcher.store.models import Offering
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/programmes", response_class=HTMLResponse)
+def my_programmes(request: Request, notice: str = "") -> Response:
+    with open_session(request) as session:
+        principal = signed_in(request, session)
+        if principal.role != "provider" and not principal.is_staff:
+            return RedirectResponse(home_for(principal), status_code=303)
+        filters = offering_service.OfferingFilters(provider_id=principal.provider, include_inactive=True)
+        page = offering_service.list_offerings(session, principal, filters, limit=200, offset=0)
+        visible = review.proposals_by_offering(session, principal, [offering.id for offering in page.items])
+        accepted = {
+            offering_id: [
+                review.proposal_record(match, principal)
+                for match in matches
+                if match.state in review.VISIBLE_TO_OWNERS
+            ]
+            for offering_id, matches in visible.items()
+        }
+        return render(
+            request,
+            "programmes.html",
+            principal,
+            offerings=page.items,
+            accepted=accepted,
+            message=notice_text(request, notice),
+        )
+
+
+def _offering_form(
+    request: Request, principal: Principal, offering: Offering | SimpleNamespace | None, **context: Any
+) -> HTMLResponse:
+    return render(
+        request,
+        "offering_form.html",
+        principal,
+        offering=offering,
+        statuses=PARTY_STATUSES,
+        languages=UN_LANGUAGES,
+        **context,
+    )
+
+
+def _may_edit(principal: Principal, offering: Offering | None) -> None:
+    if principal.is_staff:
+        return
+    if principal.role != "provider" or (offering is not None and offering.provider_id != principal.provider):
+        raise Forbidden("only the programme's provider or the secretariat can edit it")
+
+
+@router.get("/programmes/new", response_class=HTMLResponse)
+def new_programme(request: Request) -> Response:
+    with open_session(request) as session:
+        principal = signed_in(request, session)
+        _may_edit(principal, None)
+        return _offering_form(request, principal, None)
+
+
+@router.get("/programmes/{offering_id}", response_class=HTMLResponse)
+def edit_programme(offering_id: str, request: Request) -> Response:
+    with open_session(request) as session:
+        principal = signed_in(request, session)
+        offering = offering_service.get_offering(session, principal, offering_id)
+        _may_edit(principal, offering)
+        return _offering_form(request, principal, offering)
+
+
+@router.post("/programmes/save")
+def save_programme(
+    request: Request,
+    csrf: str = Form(""),
+    offering_id: str = Form(""),
+    provider: str = Form(""),
+    title: str = Form(""),
+    description: str = Form(""),
+    sectors: list[str] = Form([]),
+    assistance_types: list[str] = Form([]),
+    regions: list[str] = Form([]),
+    eligible_status: list[str] = Form([]),
+    languages: list[str] = Form([]),
+    countries: str = Form(""),
+    funding_min_usd: str = Form(""),
+    funding_max_usd: str = Form(""),
+    url: str = Form(""),
+    active: str = Form(""),
+    provider_id: str = Form(""),
+) -> Response:
+    check_csrf(request, csrf)
+
+    data: dict[str, Any] = {
+        "provider": provider.strip(),
+        "title": title.strip(),
+        "description": description.strip(),
+        "sectors": [c for c in sectors if c in TAXONOMY.sectors],
+        "assistance_types": [c for c in assistance_types if c in TAXONOMY.assistance_types],
+        "regions": [c for c in regions if c in TAXONOMY.regions],
+        "eligible_status": [c for c in eligible_status if c in PARTY_STATUSES],
+        "languages": [c for c in languages if c in UN_LANGUAGES],
+        "countries": [c.upper() for c in countries.replace(",", " ").split() if len(c) == 3],
+        "url": url.strip() or None,
+        "active": active == "on",
+    }
+    errors: list[str] = []
+    for name, text in (("funding_min_usd", funding_min_usd), ("funding_max_usd", funding_max_usd)):
+        try:
+            data[name] = parse_money(text)
+        except ValueError:
+            data[name] = None
+            errors.append(name)
+    errors += [name for name in ("provider", "title", "description") if not data[name]]
+    with open_session(request) as session:
+        principal = signed_in(request, session)
+        current = offering_service.get_offering(session, principal, offering_id) if offering_id else None
+        _may_edit(principal, current)
+        shown = SimpleNamespace(
+            id=offering_id or "",
+            provider_id=provider_id,
+            verified=True,
+            capacity=None,
+            provider_kind=None,
+            opens=None,
+            closes=None,
+            **data,
+        )
+        if errors:
+            return _offering_form(
+                request, principal, shown, errors=errors, status=422, editing=bool(offering_id)
+            )
+        try:
+            if offering_id:
+                offering_service.update_offering(
+                    session, principal, offering_id, data, matching=request.app.state.matching
+                )
+            else:
+                if principal.is_staff:
+                    data["provider_id"] = provider_id.strip().lower() or None
+                offering_service.create_offering(
+                    session, principal, data, matching=request.app.state.matching
+                )
+        except Invalid as problem:
+            session.rollback()
+            fields = [detail["loc"].removeprefix("body.") for detail in problem.details] or ["form"]
+            return _offering_form(
+                request,
+                principal,
+                shown,
+                errors=fields,
+                problem=problem.message,
+                status=422,
+                editing=bool(offering_id),
+            )
+    return back("/programmes", notice="saved")

@@ -1,0 +1,251 @@
+"""The workbench's plumbing: signing in and out, the session cookie, form tokens, the
+reader's language and page rendering, shared by the page modules of each audience.
+
+Signing in stores the API key in an HttpOnly, SameSite=Strict cookie; every page
+authenticates it exactly as the API does, and calls the same service functions, so a page
+can never show or change more than the key's role allows through the API. Every form that
+changes something carries a token derived from the session (HMAC with a per-process
+secret), checked before the change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+
+from matcher.api.web.i18n import INTERFACE_LANGUAGES, part_name, state_name, translator
+from matcher.services.access import NotAuthenticated, Principal, ServiceError, authenticate
+from matcher.taxonomy import UN_LANGUAGES, load_taxonomy
+
+SESSION_COOKIE = "mm_session"
+
+
+LANGUAGE_COOKIE = "mm_lang"
+
+
+HERE = Path(__file__).parent
+
+
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(include_in_schema=False)
+TAXONOMY = load_taxonomy()
+
+
+RTL = ("ar",)
+
+
+NATIVE_NAMES = {
+    "ar": "العربية",
+    "zh": "中文",
+    "en": "English",
+    "fr": "Français",
+    "ru": "Русский",
+    "es": "Español",
+}
+
+
+class SignInRequired(Exception):
+    """Raised by pages that need a signed-in user; answered with a redirect to sign in."""
+
+
+# ---------------------------------------------------------------------------- plumbing
+
+
+def open_session(request: Request) -> Session:
+    session: Session = request.app.state.store.sessions()
+    return session
+
+
+def current_principal(request: Request, session: Session) -> Principal | None:
+    try:
+        return authenticate(session, request.cookies.get(SESSION_COOKIE))
+    except NotAuthenticated:
+        return None
+
+
+def csrf_token(request: Request) -> str:
+    key = request.cookies.get(SESSION_COOKIE, "")
+    secret: bytes = request.app.state.web_secret
+    return hmac.new(secret, key.encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def check_csrf(request: Request, token: str) -> None:
+    if not request.cookies.get(SESSION_COOKIE) or not hmac.compare_digest(csrf_token(request), token or ""):
+        raise ServiceError("the form expired or did not come from this site; reload the page and try again")
+
+
+def reader_language(request: Request) -> str:
+    """The reader's chosen language: one of the six UN languages. The interface text exists
+    in English, French and Spanish; taxonomy labels exist in all six."""
+    chosen = request.cookies.get(LANGUAGE_COOKIE, "")
+    if chosen in UN_LANGUAGES:
+        return chosen
+    accepted = request.headers.get("accept-language", "")[:2].lower()
+    return accepted if accepted in UN_LANGUAGES else "en"
+
+
+def code_label(family: str, code: str, language: str) -> str:
+    entry = getattr(TAXONOMY, family).get(code)
+    return entry.label_in(language) if entry is not None else code
+
+
+def render(
+    request: Request, name: str, principal: Principal | None, status: int = 200, **context: Any
+) -> HTMLResponse:
+    language = reader_language(request)
+    interface = language if language in INTERFACE_LANGUAGES else "en"
+    return templates.TemplateResponse(
+        request,
+        name,
+        {
+            "t": translator(interface),
+            "ui": interface,
+            "label_lang": language,
+            "label_dir": "rtl" if language in RTL else "ltr",
+            "ui_languages": [(code, NATIVE_NAMES[code]) for code in UN_LANGUAGES],
+            "principal": principal,
+            "csrf": csrf_token(request),
+            "label": lambda family, code: code_label(family, code, language),
+            "taxonomy": TAXONOMY,
+            "rtl": RTL,
+            "path": request.url.path,
+            "state_name": lambda state: state_name(interface, state),
+            "part_name": lambda part: part_name(interface, part),
+            "today": dt.date.today().isoformat(),
+            "plain_json": lambda value: json.dumps(value or {}, ensure_ascii=False, default=str),
+            **context,
+        },
+        status_code=status,
+    )
+
+
+def query_string(request: Request, drop: tuple[str, ...] = ("notice",)) -> str:
+    return urlencode([(key, value) for key, value in request.query_params.multi_items() if key not in drop])
+
+
+def here_url(request: Request) -> str:
+    """This page's address without its notice, for forms to come back to."""
+    query = query_string(request)
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def notice_text(request: Request, code: str) -> str | None:
+    """A notice rebuilt from a short code, so a crafted link cannot put words on the page."""
+    t = translator(reader_language(request) if reader_language(request) in INTERFACE_LANGUAGES else "en")
+    parts = code.split(":")
+    if parts[0] == "run" and len(parts) == 4 and all(part.isdigit() for part in parts[1:]):
+        return t["notice_run"].format(added=parts[1], kept=parts[2], dropped=parts[3])
+    if parts[0] in ("accept", "reject", "introduce") and len(parts) == 2 and parts[1].isdigit():
+        return t[f"notice_{parts[0]}"].format(id=parts[1])
+    if parts[0] == "error" and len(parts) == 2 and parts[1] in ERROR_NOTICES:
+        return t[ERROR_NOTICES[parts[1]]]
+    if code == "saved":
+        return t["saved"]
+    return None
+
+
+ERROR_NOTICES = {"reason": "notice_need_reason", "state": "notice_bad_state"}
+
+
+def parse_money(text: str) -> float | None:
+    """A money amount as people type it: "450 000", "10,000", "2 000 000.50" (spaces,
+    non-breaking spaces, commas and apostrophes as thousands separators). Empty gives None;
+    anything else raises ValueError."""
+    cleaned = re.sub(r"[\s\u00a0\u202f,'_]", "", text)
+    if not cleaned:
+        return None
+    value = float(cleaned)
+    if value < 0:
+        raise ValueError(text)
+    return value
+
+
+def back(url: str, **query: str) -> RedirectResponse:
+    suffix = ("&" if "?" in url else "?") + urlencode(query) if query else ""
+    return RedirectResponse(url + suffix, status_code=303)
+
+
+def safe_next(target: str | None, default: str) -> str:
+    return target if target and target.startswith("/") and not target.startswith("//") else default
+
+
+def home_for(principal: Principal) -> str:
+    if principal.is_staff:
+        return "/queue"
+    return "/requests" if principal.role == "party" else "/programmes"
+
+
+def signed_in(request: Request, session: Session) -> Principal:
+    principal = current_principal(request, session)
+    if principal is None:
+        raise SignInRequired
+    return principal
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    with open_session(request) as session:
+        principal = current_principal(request, session)
+    return render(request, "error.html", principal, status=status, message=message, code=status)
+
+
+def new_web_secret() -> bytes:
+    return secrets.token_bytes(32)
+
+
+# ---------------------------------------------------------------------------- sign-in
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request) -> Response:
+    with open_session(request) as session:
+        principal = current_principal(request, session)
+        if principal is not None:
+            return RedirectResponse(home_for(principal), status_code=303)
+        return render(request, "signin.html", None)
+
+
+@router.post("/signin")
+def sign_in(request: Request, api_key: str = Form("")) -> Response:
+    with open_session(request) as session:
+        try:
+            principal = authenticate(session, api_key.strip())
+        except NotAuthenticated:
+            return render(request, "signin.html", None, status=401, error=True)
+    response = RedirectResponse(home_for(principal), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        api_key.strip(),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        max_age=12 * 3600,
+    )
+    return response
+
+
+@router.post("/signout")
+def sign_out(request: Request, csrf: str = Form("")) -> Response:
+    check_csrf(request, csrf)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/language/{code}")
+def choose_language(code: str, request: Request, next: str | None = None) -> Response:
+    response = RedirectResponse(safe_next(next, "/"), status_code=303)
+    if code in UN_LANGUAGES:
+        response.set_cookie(LANGUAGE_COOKIE, code, samesite="lax", max_age=365 * 86400)
+    return response
