@@ -34,7 +34,9 @@ GENERAL_SECTOR = (
 )
 FINAL_NEED_STATUSES: tuple[str, ...] = ("withdrawn", "closed")  # a need in these can no longer change
 API_ROLES: tuple[str, ...] = ("party", "provider", "secretariat", "admin")
-MATCH_STATES: tuple[str, ...] = ("proposed", "accepted", "rejected", "introduced")
+MATCH_STATES: tuple[str, ...] = ("proposed", "accepted", "rejected", "introduced", "closed")
+# What came of an introduction, recorded by the secretariat.
+OUTCOMES: tuple[str, ...] = ("agreed", "funded", "declined", "no-response")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, and_, cast, false, or_, select
+from sqlalchemy import and_, false, select
 from sqlalchemy.orm import Session
 
 from matcher.engine.domain import NeedProfile
@@ -20,6 +20,7 @@ from matcher.engine.understanding import Coaching, Reading, default_reader
 from matcher.services.access import Conflict, Forbidden, Invalid, NotFound, Principal, audit, plain
 from matcher.services.matching import MatchingService, need_profile
 from matcher.services.paging import Page, paginate
+from matcher.services.queries import about_assistance_type, about_sector
 from matcher.store.models import Need, Party
 from matcher.taxonomy import FINAL_NEED_STATUSES, OPEN_NEED_STATUSES
 
@@ -71,22 +72,6 @@ class NeedFilters:
     assistance_type: str | None = None
     language: str | None = None
     region: str | None = None
-
-
-def has_code(column: Any, code: str) -> Any:
-    """The JSON list ``column`` holds ``code`` (codes are a controlled vocabulary, so the
-    quoted form cannot occur inside another code)."""
-    return cast(column, String).like(f'%"{code}"%')
-
-
-def about_sector(code: str) -> Any:
-    """The need states or implies (inferred) sector ``code``."""
-    return or_(has_code(Need.sectors, code), has_code(Need.inferred_sectors, code))
-
-
-def about_assistance_type(code: str) -> Any:
-    """The need states or implies (inferred) assistance type ``code``."""
-    return or_(has_code(Need.assistance_types, code), has_code(Need.inferred_assistance_types, code))
 
 
 def list_needs(

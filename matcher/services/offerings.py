@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from matcher.services.access import Forbidden, Invalid, NotFound, Principal, audit, plain
 from matcher.services.matching import MatchingService
-from matcher.services.needs import has_code
 from matcher.services.paging import Page, paginate
+from matcher.services.queries import has_code
 from matcher.store.models import Offering, Party, Provider
 
 EDITABLE = (

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 
 from matcher.services.access import Conflict, Invalid, NotFound, Principal, audit, require_staff
 from matcher.services.matching import MatchingService, need_profile, party_profile
-from matcher.services.needs import about_sector
 from matcher.services.paging import Page, paginate
+from matcher.services.queries import about_sector
 from matcher.store.models import AuditEvent, Match, Need, Offering, Party, utcnow
 from matcher.taxonomy import OPEN_NEED_STATUSES
 

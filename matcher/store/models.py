@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
-from matcher.taxonomy import API_ROLES, MATCH_STATES, NEED_STATUSES, PARTY_STATUSES, PROVIDER_KINDS
+from matcher.taxonomy import API_ROLES, MATCH_STATES, NEED_STATUSES, OUTCOMES, PARTY_STATUSES, PROVIDER_KINDS
 
 
 def utcnow() -> dt.datetime:
@@ -136,6 +136,8 @@ class Offering(Timestamped, Base):
     opens: Mapped[dt.date | None] = mapped_column(Date)
     closes: Mapped[dt.date | None] = mapped_column(Date)
     capacity: Mapped[int | None] = mapped_column(Integer)
+    contact: Mapped[str | None] = mapped_column(String(300))
+    how_to_apply: Mapped[str | None] = mapped_column(Text)
 
     provider_ref: Mapped[Provider] = relationship(back_populates="offerings")
 
@@ -167,6 +169,10 @@ class Need(Timestamped, Base):
     deadline: Mapped[dt.date | None] = mapped_column(Date)
     confidential: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default="submitted", index=True)
+    withdraw_reason: Mapped[str | None] = mapped_column(Text)
+    # The lifecycle asks the Party to reconfirm an idle need, and closes it if nobody does.
+    reconfirm_requested_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reconfirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     party: Mapped[Party] = relationship()
 
@@ -183,6 +189,10 @@ class Match(Timestamped, Base):
             name="match_rejection_has_reason",
         ),
         Index("ix_matches_state_created", "state", "created_at"),
+        CheckConstraint(f"outcome IS NULL OR {_in_list('outcome', OUTCOMES)}", name="match_outcome_known"),
+        CheckConstraint(
+            "outcome_amount IS NULL OR outcome_amount >= 0", name="match_outcome_amount_non_negative"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -198,9 +208,64 @@ class Match(Timestamped, Base):
     reviewer: Mapped[str | None] = mapped_column(String(200))
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     introduced_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    close_reason: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    outcome_amount: Mapped[float | None] = mapped_column(Float)
+    outcome_currency: Mapped[str | None] = mapped_column(String(3))
+    outcome_note: Mapped[str | None] = mapped_column(Text)
+    outcome_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     need: Mapped[Need] = relationship()
     offering: Mapped[Offering] = relationship()
+
+
+class Interest(Base):
+    """A provider's expression of interest in an open need, for the secretariat to see."""
+
+    __tablename__ = "interests"
+    __table_args__ = (UniqueConstraint("need_id", "offering_id", name="interest_need_offering_unique"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    need_id: Mapped[str] = mapped_column(ForeignKey("needs.id"), index=True)
+    offering_id: Mapped[str] = mapped_column(ForeignKey("offerings.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    need: Mapped[Need] = relationship()
+    offering: Mapped[Offering] = relationship()
+
+
+class Job(Base):
+    """A piece of background work caused by a write (re-match a need, re-match around an
+    offering), queued in the write's own transaction and run exactly once: the first
+    worker to claim it (a conditional update) runs it."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_pending", "done_at", "run_after"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    run_after: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class WorkerLease(Base):
+    """A named lease held by one process at a time (the notification sender, the daily
+    lifecycle), so a task that must run once across workers does."""
+
+    __tablename__ = "worker_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class AuditEvent(Base):

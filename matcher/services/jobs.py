@@ -1,0 +1,135 @@
+"""Background jobs queued by writes, each run once however many workers there are.
+
+A service that writes a need or an offering queues the follow-up work (re-matching) in the
+same transaction, so the work is never lost: if the process dies after the commit, another
+worker finds the job. Running a job starts with a *claim*, one conditional UPDATE that only
+one process can win (``claimed_until`` is a lease: a claim by a process that died expires
+and the job is taken again). A job that fails is retried with a growing delay and, after
+``MAX_ATTEMPTS``, left with its error for an operator to read.
+
+This module is the queue only; what a job kind does is given by the caller
+(``matcher.services.automatic``), which keeps the queue free of the services it drives.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable, Mapping
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from matcher.store.models import Job, utcnow
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+CLAIM_FOR = dt.timedelta(minutes=5)  # longer than any job takes; a dead worker's claim expires
+
+Handler = Callable[[Session, str], None]
+
+
+def enqueue(session: Session, kind: str, entity_id: str) -> Job:
+    """Queue ``kind`` for ``entity_id`` in the caller's transaction (flushed, so it has an id).
+    An identical job still waiting is reused: ten edits of one need re-match it once."""
+    waiting = session.scalars(
+        select(Job).where(
+            Job.kind == kind, Job.entity_id == entity_id, Job.done_at.is_(None), Job.claimed_by.is_(None)
+        )
+    ).first()
+    if waiting is not None:
+        return waiting
+    job = Job(kind=kind, entity_id=entity_id, attempts=0)
+    session.add(job)
+    session.flush()
+    return job
+
+
+def due(session: Session, limit: int = 50) -> list[int]:
+    """Ids of jobs ready to run and not claimed by a live worker, oldest first."""
+    now = utcnow()
+    return list(
+        session.scalars(
+            select(Job.id)
+            .where(
+                Job.done_at.is_(None),
+                Job.run_after <= now,
+                or_(Job.claimed_until.is_(None), Job.claimed_until < now),
+            )
+            .order_by(Job.id)
+            .limit(limit)
+        )
+    )
+
+
+def claim(session: Session, job_id: int, worker: str) -> Job | None:
+    """Claim one job for ``worker``; None when it is done, not due or claimed elsewhere.
+    Commits the claim (other workers must see it)."""
+    now = utcnow()
+    claimed = session.execute(
+        update(Job)
+        .where(
+            Job.id == job_id,
+            Job.done_at.is_(None),
+            Job.run_after <= now,
+            or_(Job.claimed_until.is_(None), Job.claimed_until < now),
+        )
+        .values(claimed_by=worker, claimed_until=now + CLAIM_FOR, attempts=Job.attempts + 1)
+    )
+    session.commit()
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return session.get(Job, job_id, populate_existing=True)
+
+
+def run(session: Session, job_ids: Iterable[int], worker: str, handlers: Mapping[str, Handler]) -> int:
+    """Claim and run each of ``job_ids``; returns how many this worker ran. Each job's work
+    commits with the job marked done, so a job is either done with its effects or not done."""
+    ran = 0
+    for job_id in job_ids:
+        job = claim(session, job_id, worker)
+        if job is None:
+            continue
+        handler = handlers.get(job.kind)
+        try:
+            if handler is None:
+                raise LookupError(f"no handler for job kind {job.kind!r}")
+            handler(session, job.entity_id)
+            job.done_at = utcnow()
+            job.error = None
+            session.commit()
+            ran += 1
+        except Exception as problem:  # recorded on the job and retried; never lost
+            session.rollback()
+            _failed(session, job_id, problem)
+    return ran
+
+
+def _failed(session: Session, job_id: int, problem: Exception) -> None:
+    job = session.get(Job, job_id, populate_existing=True)
+    if job is None:
+        return
+    message = f"{type(problem).__name__}: {problem}"
+    job.error = message[:2000]
+    job.claimed_by = None
+    job.claimed_until = None
+    if job.attempts >= MAX_ATTEMPTS:
+        job.done_at = utcnow()
+        logger.error(
+            "job %s (%s %s) failed %d times, given up: %s",
+            job.id,
+            job.kind,
+            job.entity_id,
+            job.attempts,
+            message,
+        )
+    else:
+        job.run_after = utcnow() + dt.timedelta(seconds=2**job.attempts)
+        logger.warning("job %s (%s %s) failed, will retry: %s", job.id, job.kind, job.entity_id, message)
+    session.commit()
+
+
+def pending_count(session: Session) -> int:
+    """Jobs not yet done (queued, claimed or waiting for a retry)."""
+    return session.scalar(select(func.count()).select_from(Job).where(Job.done_at.is_(None))) or 0
