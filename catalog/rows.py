@@ -116,6 +116,8 @@ class OfferingRow(InterchangeRow):
     opens: dt.date | None = None
     closes: dt.date | None = None
     capacity: Annotated[int, Field(ge=0)] | None = None
+    contact: str | None = None
+    how_to_apply: str | None = None
 
     _null_lists = field_validator(*list_fields, mode="before")(_none_to_empty)
 

@@ -142,6 +142,12 @@ class OfferingFields(Strict):
     opens: dt.date | None = None
     closes: dt.date | None = None
     capacity: Annotated[int, Field(ge=0)] | None = None
+    contact: Annotated[str, StringConstraints(max_length=300)] | None = Field(
+        None, description="Who a Party writes to (name, e-mail or office), shown once a proposal is accepted."
+    )
+    how_to_apply: Annotated[str, StringConstraints(max_length=4000)] | None = Field(
+        None, description="How a Party applies, shown with the application window once a proposal is accepted."
+    )
 
 
 class OfferingCreate(OfferingFields):
@@ -194,6 +200,8 @@ class OfferingOut(BaseModel):
     opens: dt.date | None
     closes: dt.date | None
     capacity: int | None
+    contact: str | None
+    how_to_apply: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
 

@@ -41,6 +41,8 @@ EDITABLE = (
     "opens",
     "closes",
     "capacity",
+    "contact",
+    "how_to_apply",
 )
 LIST_FIELDS = ("sectors", "assistance_types", "regions", "eligible_status", "countries", "languages")
 
