@@ -189,7 +189,12 @@ def _matching_service(settings: Settings) -> MatchingService:
     from matcher.services.matching import MatchingService, build_encoders
 
     encoders = build_encoders(settings.multilingual_encoder, settings.english_encoder)
-    return MatchingService(encoders=encoders, index_dir=settings.index_dir, weights=settings.ranking)
+    return MatchingService(
+        encoders=encoders,
+        index_dir=settings.index_dir,
+        weights=settings.ranking,
+        proposals_per_need=settings.proposals_per_need,
+    )
 
 
 def _load_with_progress(service: MatchingService, session: Session, total: int, label: str) -> None:

@@ -157,7 +157,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from catalog.loaders import seed_store
+        from matcher.services.automatic import JobRunner
+        from matcher.services.lifecycle import daily_pass
         from matcher.services.matching import MatchingService, build_encoders
+        from matcher.services.reference import party_names
         from matcher.store.db import open_store
 
         store = open_store(settings)
@@ -166,18 +169,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             encoders=build_encoders(settings.multilingual_encoder, settings.english_encoder),
             index_dir=settings.index_dir,
             weights=settings.ranking,
+            proposals_per_need=settings.proposals_per_need,
         )
         with session_scope(store.sessions) as session:
             matching.load(session)
+            app.state.party_names = party_names(session)
         matching.warm_up()
+        runner = JobRunner(
+            store.sessions,
+            matching,
+            poll_seconds=settings.job_poll_seconds,
+            daily=lambda session, day: daily_pass(
+                session,
+                day,
+                reconfirm_after_days=settings.reconfirm_after_days,
+                grace_days=settings.reconfirm_grace_days,
+            ),
+        )
+        runner.start()
         app.state.store = store
         app.state.matching = matching
+        app.state.jobs = runner
         # Read at scrape time from a count kept when offerings change: no per-request work.
         app.state.metrics.offerings.set_function(lambda: matching.active_offerings)
         logger.info("serving %d offerings from %s", len(matching.offerings), settings.resolved_database_url)
         try:
             yield
         finally:
+            runner.stop()
             store.engine.dispose()
 
     app = FastAPI(

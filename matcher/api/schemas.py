@@ -107,6 +107,9 @@ class NeedOut(BaseModel):
     deadline: dt.date | None
     confidential: bool
     status: str
+    withdraw_reason: str | None = Field(
+        None, description="Why the need was withdrawn, when a reason was given."
+    )
     created_at: dt.datetime
     updated_at: dt.datetime
     coaching: Coaching
@@ -146,7 +149,8 @@ class OfferingFields(Strict):
         None, description="Who a Party writes to (name, e-mail or office), shown once a proposal is accepted."
     )
     how_to_apply: Annotated[str, StringConstraints(max_length=4000)] | None = Field(
-        None, description="How a Party applies, shown with the application window once a proposal is accepted."
+        None,
+        description="How a Party applies, shown with the application window once a proposal is accepted.",
     )
 
 
@@ -218,6 +222,9 @@ class MatchResult(BaseModel):
     score: float = Field(description="Higher is better; the engine's own scale.")
     explanation: dict[str, Any] | None
     state: str | None = Field(None, description="For a Party: the proposal's state (accepted, introduced).")
+    reason: dict[str, Any] | None = Field(
+        None, description="Donor view: the codes both sides share and the strongest parts of the score."
+    )
 
 
 class MatchesOut(BaseModel):
@@ -228,6 +235,7 @@ class MatchesOut(BaseModel):
     engine_version: str | None = None
     candidates: int | None = None
     removed: dict[str, int] | None = Field(None, description="Offerings each eligibility constraint removed.")
+    min_score: float | None = Field(None, description="Donor view: the cut-off applied.")
     results: list[MatchResult]
 
 
@@ -331,24 +339,122 @@ class ProposalOffering(BaseModel):
     provider: str
 
 
+class EligibilityMet(BaseModel):
+    rule: str = Field(description="region, country or status")
+    value: str
+
+
+class ProposalProgramme(BaseModel):
+    """What a Party or provider acts on once a proposal is accepted."""
+
+    description: str
+    provider: str
+    provider_kind: str | None
+    url: str | None
+    contact: str | None
+    how_to_apply: str | None
+    opens: dt.date | None
+    closes: dt.date | None
+    languages: list[str]
+    funding_min_usd: float | None
+    funding_max_usd: float | None
+    eligibility_met: list[EligibilityMet]
+
+
+class NextStep(BaseModel):
+    code: str
+    text: str
+
+
+class OutcomeOut(BaseModel):
+    outcome: str
+    amount: float | None
+    currency: str | None
+    note: str | None
+    recorded_at: dt.datetime | None
+
+
 class ProposalOut(BaseModel):
     id: int
     state: str
-    score: float
-    rank: int
-    engine_version: str
-    explanation: dict[str, Any]
     created_at: dt.datetime
     decided_at: dt.datetime | None
     introduced_at: dt.datetime | None
     need: ProposalNeed
     offering: ProposalOffering
+    outcome: OutcomeOut | None = None
+    score: float | None = Field(None, description="Secretariat and admin only (the engine's scale).")
+    rank: int | None = Field(None, description="Secretariat and admin only.")
+    engine_version: str | None = Field(None, description="Secretariat and admin only.")
+    explanation: dict[str, Any] | None = Field(None, description="Secretariat and admin only.")
     reject_reason: str | None = Field(None, description="Secretariat and admin only.")
     reviewer: str | None = Field(None, description="Secretariat and admin only.")
+    close_reason: str | None = Field(None, description="Secretariat and admin only.")
+    closed_at: dt.datetime | None = Field(None, description="Secretariat and admin only.")
+    programme: ProposalProgramme | None = Field(
+        None, description="The Party and the provider: what to act on."
+    )
+    next_step: NextStep | None = Field(None, description="The Party and the provider: what to do next.")
 
 
 class ProposalPage(PageFields):
     items: list[ProposalOut]
+
+
+class WithdrawBody(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "The ministry found national funding."}]}
+    )
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+
+
+class OutcomeBody(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"outcome": "funded", "amount": 250000, "currency": "USD"}]}
+    )
+
+    outcome: Literal["agreed", "funded", "declined", "no-response"]
+    amount: Annotated[float, Field(ge=0)] | None = None
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")] | None = Field(
+        None, description="ISO 4217 code, with `amount`."
+    )
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = Field(
+        None, description="Required for `declined`: the reason."
+    )
+
+
+class ClosedOut(BaseModel):
+    need_id: str
+    closed: int = Field(description="How many undecided proposals were closed.")
+
+
+class InterestOut(BaseModel):
+    need_id: str
+    offering_id: str
+    note: str | None
+    created_at: dt.datetime | None
+
+
+class InterestList(BaseModel):
+    items: list[InterestOut]
+
+
+class VerificationRejectBody(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "No trace of this programme at the source given."}]}
+    )
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class InterestBody(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"need_id": "need-1a2b3c4d5e6f", "note": "We fund this."}]}
+    )
+
+    need_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
 
 
 class RejectBody(Strict):

@@ -30,18 +30,23 @@ CLAIM_FOR = dt.timedelta(minutes=5)  # longer than any job takes; a dead worker'
 Handler = Callable[[Session, str], None]
 
 
-def enqueue(session: Session, kind: str, entity_id: str) -> Job:
+def enqueue(session: Session, kind: str, entity_id: str, *, claim_for: str | None = None) -> Job:
     """Queue ``kind`` for ``entity_id`` in the caller's transaction (flushed, so it has an id).
-    An identical job still waiting is reused: ten edits of one need re-match it once."""
+    An identical job still waiting is reused: ten edits of one need re-match it once.
+
+    ``claim_for`` names a worker that will run the job itself right after the commit: the job
+    is born claimed by it, so no other worker races it to the job (the claim expires, and
+    anyone takes the job, if that worker dies first)."""
     waiting = session.scalars(
         select(Job).where(
             Job.kind == kind, Job.entity_id == entity_id, Job.done_at.is_(None), Job.claimed_by.is_(None)
         )
     ).first()
-    if waiting is not None:
-        return waiting
-    job = Job(kind=kind, entity_id=entity_id, attempts=0)
-    session.add(job)
+    job = waiting or Job(kind=kind, entity_id=entity_id, attempts=0)
+    if claim_for is not None:
+        job.claimed_by, job.claimed_until = claim_for, utcnow() + CLAIM_FOR
+    if waiting is None:
+        session.add(job)
     session.flush()
     return job
 
@@ -64,8 +69,8 @@ def due(session: Session, limit: int = 50) -> list[int]:
 
 
 def claim(session: Session, job_id: int, worker: str) -> Job | None:
-    """Claim one job for ``worker``; None when it is done, not due or claimed elsewhere.
-    Commits the claim (other workers must see it)."""
+    """Claim one job for ``worker`` (or confirm its own claim); None when it is done, not due
+    or claimed by another live worker. Commits the claim (other workers must see it)."""
     now = utcnow()
     claimed = session.execute(
         update(Job)
@@ -73,7 +78,7 @@ def claim(session: Session, job_id: int, worker: str) -> Job | None:
             Job.id == job_id,
             Job.done_at.is_(None),
             Job.run_after <= now,
-            or_(Job.claimed_until.is_(None), Job.claimed_until < now),
+            or_(Job.claimed_until.is_(None), Job.claimed_until < now, Job.claimed_by == worker),
         )
         .values(claimed_by=worker, claimed_until=now + CLAIM_FOR, attempts=Job.attempts + 1)
     )

@@ -16,12 +16,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from matcher.engine.text.tagging import english_equivalents
+from matcher.engine.understanding import default_reader
 from matcher.services.access import Conflict, Forbidden, Principal
 from matcher.services.matching import MatchingService, need_profile, party_profile
 from matcher.services.needs import coaching_for, get_need
 from matcher.services.offerings import get_offering
 from matcher.services.review import VISIBLE_TO_OWNERS
-from matcher.store.models import Match, Need, Offering
+from matcher.store.models import Interest, Match, Need, Offering
 from matcher.taxonomy import FINAL_NEED_STATUSES
 
 
@@ -95,8 +97,13 @@ def offering_matches(
     offering_id: str,
     *,
     k: int = 10,
+    min_score: float | None = None,
     today: dt.date | None = None,
 ) -> dict[str, Any]:
+    """The donor view: open needs the offering could serve, best first, each with its Party,
+    language, an English gloss (for a need in another language), the reason in codes, and
+    whether the provider has expressed interest. ``min_score`` (the engine's scale) keeps
+    only needs that fit; the measured default is ``MATCHER_DONOR_MIN_SCORE``."""
     offering = get_offering(session, principal, offering_id)
     if principal.is_staff:
         include_confidential = True
@@ -109,12 +116,22 @@ def offering_matches(
     results = service.rank_needs_for_offering(
         session, offering.id, k=k, include_confidential=include_confidential, today=today
     )
+    if min_score is not None:
+        results = [item for item in results if item.score >= min_score]
     needs = {
         need.id: need
         for need in session.scalars(select(Need).where(Need.id.in_([r.need_id for r in results])))
     }
+    interested = set(
+        session.scalars(
+            select(Interest.need_id).where(
+                Interest.offering_id == offering.id, Interest.need_id.in_(list(needs))
+            )
+        )
+    )
     return {
         "offering_id": offering.id,
+        "min_score": min_score,
         "results": [
             {
                 **item.as_result(),
@@ -122,8 +139,53 @@ def offering_matches(
                     "title": needs[item.need_id].title,
                     "party": needs[item.need_id].party_iso3,
                     "language": needs[item.need_id].language,
+                    "gloss": english_gloss(service, needs[item.need_id]),
+                    "interest": item.need_id in interested,
                 },
+                "reason": score_reason(item.explanation),
             }
             for item in results
         ],
+    }
+
+
+def english_gloss(service: MatchingService, need: Need) -> str | None:
+    """A few English words saying what a need in another language is about: the English
+    labels of its codes and the English counterparts of the keywords it matched (no
+    translation service: the taxonomy and its keyword glossary). None for English needs."""
+    if need.language in (None, "en"):
+        return None
+    taxonomy = service.taxonomy
+    labels = [
+        entry.label_in("en")
+        for code in dict.fromkeys(
+            [*need.sectors, *need.inferred_sectors, *need.assistance_types, *need.inferred_assistance_types]
+        )
+        if (entry := taxonomy.sectors.get(code) or taxonomy.assistance_types.get(code)) is not None
+    ]
+    terms = english_equivalents(
+        default_reader().tagger.tag(need_profile(need).text, need.language), service.glossary
+    )
+    words = list(dict.fromkeys([*labels, *terms]))
+    return "; ".join(words[:8]) or None
+
+
+def score_reason(explanation: dict[str, Any]) -> dict[str, Any]:
+    """Why a pairing scores: the codes both sides share (stated or inferred) and the
+    two strongest parts of the score, for a reader who does not want the whole explanation."""
+    matched = explanation.get("matched", {})
+    components = explanation.get("components", {})
+    strongest = sorted(
+        (name for name, value in components.items() if value > 0), key=lambda name: -components[name]
+    )[:2]
+    return {
+        "sectors": [
+            *matched.get("sectors", {}).get("stated", []),
+            *matched.get("sectors", {}).get("inferred", []),
+        ],
+        "assistance_types": [
+            *matched.get("assistance_types", {}).get("stated", []),
+            *matched.get("assistance_types", {}).get("inferred", []),
+        ],
+        "strongest": strongest,
     }

@@ -241,6 +241,7 @@ class MatchingService:
         encoders: Mapping[str, Encoder],
         index_dir: Path,
         weights: RankingWeights | None = None,
+        proposals_per_need: int = 10,
     ) -> None:
         # One OpenMP thread: on 2 cores faiss single-query search ran 2-25x slower with two
         # threads than with one (measured; see matcher/embeddings/index.py).
@@ -248,6 +249,7 @@ class MatchingService:
         self.lock = threading.RLock()
         self.encoders = dict(encoders)
         self.weights = weights or RankingWeights()
+        self.proposals_per_need = proposals_per_need  # what automatic matching keeps per need
         self.taxonomy = load_taxonomy()
         self.indexes = RowIndexes(directory=index_dir, encoders=self.encoders, kind="offerings")
         self.offerings: list[OfferingProfile] = []

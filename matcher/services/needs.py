@@ -17,11 +17,13 @@ from sqlalchemy.orm import Session
 
 from matcher.engine.domain import NeedProfile
 from matcher.engine.understanding import Coaching, Reading, default_reader
+from matcher.services import automatic
 from matcher.services.access import Conflict, Forbidden, Invalid, NotFound, Principal, audit, plain
 from matcher.services.matching import MatchingService, need_profile
 from matcher.services.paging import Page, paginate
 from matcher.services.queries import about_assistance_type, about_sector
-from matcher.store.models import Need, Party
+from matcher.services.review import close_undecided
+from matcher.store.models import Match, Need, Party
 from matcher.taxonomy import FINAL_NEED_STATUSES, OPEN_NEED_STATUSES
 
 EDITABLE = (
@@ -114,11 +116,14 @@ def snapshot(need: Need) -> dict[str, Any]:
 
 
 def _commit_and_reflect(session: Session, matching: MatchingService, need: Need) -> None:
-    """Commit the need's write, then bring the matching service up to date with it (the
-    open-needs index), and commit the embeddings that cost. Every need write ends here."""
+    """Commit the need's write with its follow-up job, bring the matching service up to date
+    (the open-needs index), then run the job: the need's proposals follow at once (a job left
+    undone by a crash is run by any worker later). Every need write ends here."""
+    queued = [automatic.queue_need(session, need)] if need.status in OPEN_NEED_STATUSES else []
     session.commit()
     matching.need_changed(session, need.id)
     session.commit()
+    automatic.run_now(session, matching, queued)
 
 
 def create_need(
@@ -205,12 +210,21 @@ def update_need(
     return need
 
 
-def withdraw_need(session: Session, principal: Principal, need_id: str, *, matching: MatchingService) -> Need:
-    """Withdraw the need (nothing is deleted) and commit; it leaves every ranking."""
+def withdraw_need(
+    session: Session,
+    principal: Principal,
+    need_id: str,
+    *,
+    matching: MatchingService,
+    reason: str | None = None,
+) -> Need:
+    """Withdraw the need (nothing is deleted) with an optional reason, close its undecided
+    proposals, and commit; it leaves every ranking."""
     need = get_need(session, principal, need_id)
     _check_can_change(principal, need)
     before = need.status
     need.status = "withdrawn"
+    need.withdraw_reason = reason.strip() if reason and reason.strip() else None
     session.flush()
     audit(
         session,
@@ -219,10 +233,15 @@ def withdraw_need(session: Session, principal: Principal, need_id: str, *, match
         "need",
         need.id,
         before={"status": before},
-        after={"status": "withdrawn"},
+        after={"status": "withdrawn", "reason": need.withdraw_reason},
     )
+    close_undecided(session, principal, _proposals_of(session, need), "need_withdrawn")
     _commit_and_reflect(session, matching, need)
     return need
+
+
+def _proposals_of(session: Session, need: Need) -> list[Match]:
+    return list(session.scalars(select(Match).where(Match.need_id == need.id)))
 
 
 def preview_need(principal: Principal, data: Mapping[str, Any]) -> tuple[Reading, Coaching]:
@@ -274,6 +293,7 @@ def need_record(need: Need, coaching: Coaching | None = None) -> dict[str, Any]:
         "deadline": need.deadline,
         "confidential": need.confidential,
         "status": need.status,
+        "withdraw_reason": need.withdraw_reason,
         "created_at": need.created_at,
         "updated_at": need.updated_at,
         "coaching": coaching.as_dict(),

@@ -16,11 +16,22 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matcher.services.access import Forbidden, Invalid, NotFound, Principal, audit, plain
+from matcher.services import automatic
+from matcher.services.access import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Principal,
+    audit,
+    plain,
+    require_staff,
+)
 from matcher.services.matching import MatchingService
 from matcher.services.paging import Page, paginate
 from matcher.services.queries import has_code
-from matcher.store.models import Offering, Party, Provider
+from matcher.services.review import close_undecided
+from matcher.store.models import Match, Offering, Party, Provider
 
 EDITABLE = (
     "provider",
@@ -44,6 +55,17 @@ EDITABLE = (
     "contact",
     "how_to_apply",
 )
+# What the secretariat checks when it verifies a programme: a provider's change to any of
+# them sets the programme back to unverified until staff look again.
+VOUCHED_FOR = (
+    "title",
+    "description",
+    "sectors",
+    "assistance_types",
+    "regions",
+    "eligible_status",
+    "countries",
+)
 LIST_FIELDS = ("sectors", "assistance_types", "regions", "eligible_status", "countries", "languages")
 
 
@@ -61,6 +83,7 @@ class OfferingFilters:
     assistance_type: str | None = None
     region: str | None = None
     include_inactive: bool = False
+    verified: bool | None = None
 
 
 def list_offerings(
@@ -71,6 +94,8 @@ def list_offerings(
         query = query.where(Offering.active.is_(True))
     if filters.provider_id:
         query = query.where(Offering.provider_id == filters.provider_id)
+    if filters.verified is not None:
+        query = query.where(Offering.verified.is_(filters.verified))
     for column, code in (
         (Offering.sectors, filters.sector),
         (Offering.assistance_types, filters.assistance_type),
@@ -108,12 +133,25 @@ def _check_countries(session: Session, countries: list[str]) -> None:
         )
 
 
-def _commit_and_reflect(session: Session, matching: MatchingService, offering: Offering) -> None:
-    """Commit the offering's write, then bring the indexes and the engine up to date with it
-    (and commit the embeddings that cost). Every offering write ends here."""
+def _commit_and_reflect(
+    session: Session, principal: Principal, matching: MatchingService, offering: Offering
+) -> None:
+    """Commit the offering's write with its follow-up, bring the indexes and the engine up to
+    date, then re-match what it affects. An active offering queues a re-match around it; an
+    inactive one closes its undecided proposals in this transaction and queues a re-match of
+    each need that lost one (to fill the slot). Every offering write ends here."""
+    if offering.active:
+        queued = [automatic.queue_offering(session, offering)]
+    else:
+        undecided = list(
+            session.scalars(select(Match).where(Match.offering_id == offering.id, Match.state == "proposed"))
+        )
+        close_undecided(session, principal, undecided, "offering_inactive")
+        queued = [automatic.queue_need(session, match.need) for match in undecided]
     session.commit()
     matching.offering_changed(session, offering.id)
     session.commit()
+    automatic.run_now(session, matching, queued)
 
 
 def create_offering(
@@ -156,7 +194,7 @@ def create_offering(
     session.add(offering)
     session.flush()
     audit(session, principal, "offering.create", "offering", offering.id, after=snapshot(offering))
-    _commit_and_reflect(session, matching, offering)
+    _commit_and_reflect(session, principal, matching, offering)
     return offering
 
 
@@ -191,6 +229,10 @@ def update_offering(
         setattr(offering, name, value)
     _check_ranges(offering)
     _check_countries(session, offering.countries)
+    changed = [name for name in EDITABLE if plain(getattr(offering, name)) != before[name]]
+    if not principal.is_staff and offering.verified and set(changed) & set(VOUCHED_FOR):
+        # The secretariat vouched for the text and eligibility it read, not for new ones.
+        offering.verified = False
     session.flush()
     after = snapshot(offering)
     changed = [name for name in after if after[name] != before[name]]
@@ -205,7 +247,60 @@ def update_offering(
             before={name: before[name] for name in changed},
             after={name: after[name] for name in changed},
         )
-    _commit_and_reflect(session, matching, offering)
+    _commit_and_reflect(session, principal, matching, offering)
+    return offering
+
+
+def verify_offering(
+    session: Session, principal: Principal, offering_id: str, *, matching: MatchingService
+) -> Offering:
+    """The secretariat vouches for a programme (its existence, text and eligibility): it is
+    no longer demoted or flagged in rankings. Commits; audited."""
+    require_staff(principal, "verify programmes")
+    offering = get_offering(session, principal, offering_id)
+    if offering.verified:
+        return offering
+    offering.verified = True
+    session.flush()
+    audit(
+        session,
+        principal,
+        "offering.verify",
+        "offering",
+        offering.id,
+        before={"verified": False},
+        after={"verified": True},
+    )
+    _commit_and_reflect(session, principal, matching, offering)
+    return offering
+
+
+def reject_offering(
+    session: Session, principal: Principal, offering_id: str, reason: str, *, matching: MatchingService
+) -> Offering:
+    """The secretariat turns down an unverified programme: it is deactivated (nothing is
+    deleted) with the reason, and its undecided proposals close. Commits; audited."""
+    require_staff(principal, "reject programmes")
+    if not reason or not reason.strip():
+        raise Invalid(
+            "a rejection needs a reason", [{"loc": "body.reason", "message": "required, not empty"}]
+        )
+    offering = get_offering(session, principal, offering_id)
+    if offering.verified:
+        raise Conflict("the programme is verified: deactivate it instead (active: false)")
+    before = {"active": offering.active}
+    offering.active = False
+    session.flush()
+    audit(
+        session,
+        principal,
+        "offering.reject",
+        "offering",
+        offering.id,
+        before=before,
+        after={"active": False, "reason": reason.strip()},
+    )
+    _commit_and_reflect(session, principal, matching, offering)
     return offering
 
 

@@ -40,3 +40,13 @@ def taxonomy_document() -> dict[str, Any]:
         (bundled_catalog_dir() / "taxonomy.json").read_text(encoding="utf-8")
     )
     return document
+
+
+def party_names(session: Session) -> dict[str, dict[str, str | None]]:
+    """Every Party's name by language (en, fr, es), for pages that show names, not codes."""
+    return {
+        iso3: {"en": name_en, "fr": name_fr, "es": name_es}
+        for iso3, name_en, name_fr, name_es in session.execute(
+            select(Party.iso3, Party.name_en, Party.name_fr, Party.name_es)
+        )
+    }

@@ -1,8 +1,9 @@
 """The unmet-needs report for the Conference of the Parties.
 
-An open need (``submitted`` or ``in_review``) is unmet when it has no proposal yet, when
-its best proposal (rejected ones aside) scores below ``threshold`` on the engine's scale,
-or when no proposal was accepted ``after_days`` after it was filed.
+An open need (``submitted`` or ``in_review``) is unmet when it has no proposal yet ("not
+yet matched", rare now that filing matches at once), when its best proposal (rejected and
+closed ones aside) scores below ``threshold`` on the engine's scale ("no good match": the
+catalogue lacks a fit), or when no proposal was accepted ``after_days`` after it was filed.
 """
 
 from __future__ import annotations
@@ -56,6 +57,22 @@ class UnmetReport:
     def by_language(self) -> Counter[str]:
         return Counter(item.need.language or "?" for item in self.unmet)
 
+    @property
+    def not_yet_matched(self) -> list[UnmetNeed]:
+        """Open needs with no proposal at all: with automatic matching these are rare and
+        short-lived (a need filed moments ago, an import not matched yet)."""
+        return [item for item in self.unmet if "no_match_yet" in item.reasons]
+
+    @property
+    def no_good_match(self) -> list[UnmetNeed]:
+        """Open needs whose best proposal scores below the threshold: the catalogue lacks a fit."""
+        return [item for item in self.unmet if "low_score" in item.reasons]
+
+    @property
+    def waiting(self) -> list[UnmetNeed]:
+        """Open needs with fitting proposals but none accepted after ``after_days`` days."""
+        return [item for item in self.unmet if item.reasons == ("old",)]
+
 
 def unmet_needs(
     session: Session,
@@ -76,7 +93,7 @@ def unmet_needs(
         matches.setdefault(match.need_id, []).append(match)
     unmet = []
     for need in needs:
-        mine = [match for match in matches.get(need.id, []) if match.state != "rejected"]
+        mine = [match for match in matches.get(need.id, []) if match.state not in ("rejected", "closed")]
         best = max((match.score for match in mine), default=None)
         age = (now - need.created_at).days
         reasons = []

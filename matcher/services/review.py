@@ -5,7 +5,11 @@ A run ranks every open need (or a filtered set) and stores the top ``k`` as prop
 rejected pairing again, refreshes the scores of proposals still undecided, and drops
 undecided proposals that fell out of the top ``k``. Transitions:
 
-    proposed → accepted | rejected (with a reason);  accepted → introduced;  nothing else.
+    proposed → accepted | rejected (with a reason) | closed;  accepted → introduced;  nothing else.
+
+``closed`` ends an undecided proposal that no longer matters: its need was withdrawn or
+closed, its offering deactivated or past its closing date, or staff closed the remaining
+proposals of a matched need. A later run may reopen a closed pairing that ranks again.
 
 A need moves to ``in_review`` when it has proposals and to ``matched`` when one is
 accepted. Parties and providers see only accepted and introduced proposals.
@@ -26,14 +30,20 @@ from matcher.services.matching import MatchingService, need_profile, party_profi
 from matcher.services.paging import Page, paginate
 from matcher.services.queries import about_sector
 from matcher.store.models import AuditEvent, Match, Need, Offering, Party, utcnow
-from matcher.taxonomy import OPEN_NEED_STATUSES
+from matcher.taxonomy import OPEN_NEED_STATUSES, OUTCOMES
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "proposed": ("accepted", "rejected"),
     "accepted": ("introduced",),
     "rejected": (),
     "introduced": (),
+    # Closed by the lifecycle (need withdrawn or closed, offering inactive or past its
+    # closing date) or by staff closing a matched need's remaining proposals; a later
+    # matching run may reopen it (``match_need``).
+    "closed": (),
 }
+# Decided pairings: kept by every run, never proposed again, not counted against k.
+DECIDED = ("accepted", "rejected", "introduced")
 VISIBLE_TO_OWNERS = ("accepted", "introduced")
 ACTIONS = {"accepted": "match.accept", "rejected": "match.reject", "introduced": "match.introduce"}
 # Parts of an explanation that quote the need's own words: kept from providers when the
@@ -95,44 +105,7 @@ def run_matching(
         raise Invalid("k must be between 1 and 100", [{"loc": "body.k", "message": "between 1 and 100"}])
     report = RunReport()
     for need in _needs_for_run(session, filters):
-        report.needs += 1
-        report.need_ids.append(need.id)
-        existing = {
-            match.offering_id: match
-            for match in session.scalars(select(Match).where(Match.need_id == need.id))
-        }
-        decided = {offering_id for offering_id, match in existing.items() if match.state != "proposed"}
-        party = need.party
-        ranking = service.rank_need(
-            session, need_profile(need), party_profile(party), k=filters.k + len(decided), today=today
-        )
-        fresh = [item for item in ranking.results if item.offering.id not in decided][: filters.k]
-        chosen = {item.offering.id for item in fresh}
-        for stale in existing.values():
-            if stale.state == "proposed" and stale.offering_id not in chosen:
-                audit(session, principal, "match.drop", "match", str(stale.id), before=_snapshot(stale))
-                session.delete(stale)
-                report.dropped += 1
-        report.kept += len(decided)
-        for rank, item in enumerate(fresh, start=1):
-            current = existing.get(item.offering.id)
-            values = {
-                "score": item.score,
-                "components": {name: round(value, 6) for name, value in item.components.items()},
-                "explanation": item.explanation,
-                "rank": rank,
-                "engine_version": ranking.engine_version,
-            }
-            if current is None:
-                session.add(Match(need_id=need.id, offering_id=item.offering.id, state="proposed", **values))
-                report.added += 1
-            else:
-                for name, value in values.items():
-                    setattr(current, name, value)
-                report.kept += 1
-        if fresh and need.status == "submitted":
-            need.status = "in_review"
-        session.flush()
+        match_need(session, service, principal, need, k=filters.k, today=today, report=report)
     audit(
         session,
         principal,
@@ -143,6 +116,97 @@ def run_matching(
         after=report.as_dict(),
     )
     return report
+
+
+def match_need(
+    session: Session,
+    service: MatchingService,
+    principal: Principal,
+    need: Need,
+    *,
+    k: int,
+    today: dt.date | None = None,
+    report: RunReport | None = None,
+) -> RunReport:
+    """Bring one open need's proposals up to date with its current ranking (the run rules):
+
+    * decisions are kept: accepted, introduced and rejected pairings are never re-proposed
+      and do not count against ``k``;
+    * the ``k`` best other offerings are proposed; an undecided proposal still among them
+      gets its new score and rank, one that fell out is dropped (audited);
+    * a ``closed`` pairing (its offering was deactivated, say) that ranks again is reopened.
+
+    Works in the caller's transaction; ``report`` (or a new one) counts what happened."""
+    report = report if report is not None else RunReport()
+    report.needs += 1
+    report.need_ids.append(need.id)
+    existing = {
+        match.offering_id: match for match in session.scalars(select(Match).where(Match.need_id == need.id))
+    }
+    decided = {offering_id for offering_id, match in existing.items() if match.state in DECIDED}
+    ranking = service.rank_need(
+        session, need_profile(need), party_profile(need.party), k=k + len(decided), today=today
+    )
+    fresh = [item for item in ranking.results if item.offering.id not in decided][:k]
+    chosen = {item.offering.id for item in fresh}
+    for stale in existing.values():
+        if stale.state == "proposed" and stale.offering_id not in chosen:
+            audit(session, principal, "match.drop", "match", str(stale.id), before=_snapshot(stale))
+            session.delete(stale)
+            report.dropped += 1
+    report.kept += len(decided)
+    for rank, item in enumerate(fresh, start=1):
+        current = existing.get(item.offering.id)
+        values = {
+            "score": item.score,
+            "components": {name: round(value, 6) for name, value in item.components.items()},
+            "explanation": item.explanation,
+            "rank": rank,
+            "engine_version": ranking.engine_version,
+        }
+        if current is None:
+            session.add(Match(need_id=need.id, offering_id=item.offering.id, state="proposed", **values))
+            report.added += 1
+            continue
+        if current.state == "closed":
+            before = _snapshot(current)
+            current.state, current.closed_at, current.close_reason = "proposed", None, None
+            audit(
+                session,
+                principal,
+                "match.reopen",
+                "match",
+                str(current.id),
+                before=before,
+                after=_snapshot(current),
+            )
+            report.added += 1
+        else:
+            report.kept += 1
+        for name, value in values.items():
+            setattr(current, name, value)
+    if fresh and need.status == "submitted":
+        need.status = "in_review"
+    session.flush()
+    return report
+
+
+def close_undecided(session: Session, principal: Principal, matches: Sequence[Match], reason: str) -> int:
+    """Move the undecided (``proposed``) ones of ``matches`` to ``closed`` with ``reason``
+    (e.g. ``need_withdrawn``, ``offering_inactive``), each audited. Returns how many."""
+    closed = 0
+    now = utcnow()
+    for match in matches:
+        if match.state != "proposed":
+            continue
+        before = _snapshot(match)
+        match.state, match.closed_at, match.close_reason = "closed", now, reason
+        audit(
+            session, principal, "match.close", "match", str(match.id), before=before, after=_snapshot(match)
+        )
+        closed += 1
+    session.flush()
+    return closed
 
 
 # ---------------------------------------------------------------------------- proposals
@@ -257,22 +321,45 @@ def _grouped(
     return grouped
 
 
+# What a Party may read of its own need's history: its own steps and the decisions it can
+# see, never drops, rejections, runs or internal notes.
+PARTY_HISTORY = (
+    "need.create",
+    "need.update",
+    "need.withdraw",
+    "need.matched",
+    "need.reconfirm",
+    "need.reconfirm_requested",
+    "need.close",
+    "match.accept",
+    "match.introduce",
+    "match.outcome",
+)
+
+
 def need_history(session: Session, principal: Principal, need_id: str) -> list[AuditEvent]:
-    """Every audit event of a need and of its proposals, in order (secretariat only)."""
-    require_staff(principal, "read a need's history")
-    match_ids = [
-        str(match_id) for match_id in session.scalars(select(Match.id).where(Match.need_id == need_id))
-    ]
-    return list(
-        session.scalars(
-            select(AuditEvent)
-            .where(
-                ((AuditEvent.entity_type == "need") & (AuditEvent.entity_id == need_id))
-                | ((AuditEvent.entity_type == "match") & (AuditEvent.entity_id.in_(match_ids)))
-            )
-            .order_by(AuditEvent.id)
+    """The audit events of a need and of its proposals, in order. The secretariat reads all
+    of them; the owning Party reads its own steps and the decisions on proposals it can see."""
+    need = session.get(Need, need_id)
+    if need is None or not (
+        principal.is_staff or (principal.role == "party" and need.party_iso3 == principal.party)
+    ):
+        raise NotFound(f"no need {need_id!r}")
+    visible = select(Match.id).where(Match.need_id == need_id)
+    if not principal.is_staff:
+        visible = visible.where(Match.state.in_(VISIBLE_TO_OWNERS))
+    match_ids = [str(match_id) for match_id in session.scalars(visible)]
+    query = (
+        select(AuditEvent)
+        .where(
+            ((AuditEvent.entity_type == "need") & (AuditEvent.entity_id == need_id))
+            | ((AuditEvent.entity_type == "match") & (AuditEvent.entity_id.in_(match_ids)))
         )
+        .order_by(AuditEvent.id)
     )
+    if not principal.is_staff:
+        query = query.where(AuditEvent.action.in_(PARTY_HISTORY))
+    return list(session.scalars(query))
 
 
 def _snapshot(match: Match) -> dict[str, Any]:
@@ -283,6 +370,11 @@ def _snapshot(match: Match) -> dict[str, Any]:
         "score": round(match.score, 6),
         "rank": match.rank,
         "reject_reason": match.reject_reason,
+        "close_reason": match.close_reason,
+        "outcome": match.outcome,
+        "outcome_amount": match.outcome_amount,
+        "outcome_currency": match.outcome_currency,
+        "outcome_note": match.outcome_note,
     }
 
 
@@ -340,22 +432,80 @@ def introduce(session: Session, principal: Principal, proposal_id: int) -> Match
     return _move(session, principal, proposal_id, "introduced")
 
 
+def close_remaining(session: Session, principal: Principal, need_id: str) -> int:
+    """Close the undecided proposals of a matched need in one action (the secretariat found
+    what the Party needed). Returns how many were closed; audited per proposal."""
+    require_staff(principal, "close a need's remaining proposals")
+    need = session.get(Need, need_id)
+    if need is None:
+        raise NotFound(f"no need {need_id!r}")
+    if need.status != "matched":
+        raise Conflict(
+            f"the need is {need.status}: only a matched need's remaining proposals are closed this way",
+            [{"loc": "status", "message": "must be matched"}],
+        )
+    undecided = list(
+        session.scalars(select(Match).where(Match.need_id == need.id, Match.state == "proposed"))
+    )
+    return close_undecided(session, principal, undecided, "need_matched")
+
+
+def record_outcome(
+    session: Session,
+    principal: Principal,
+    proposal_id: int,
+    *,
+    outcome: str,
+    amount: float | None = None,
+    currency: str | None = None,
+    note: str | None = None,
+) -> Match:
+    """Record what came of an introduction: ``agreed``, ``funded`` (with the amount and its
+    currency when known), ``declined`` (with the reason in ``note``) or ``no-response``.
+    Only for introduced proposals; a later record replaces the earlier one (both audited)."""
+    require_staff(principal, "record outcomes")
+    match = get_proposal(session, principal, proposal_id)
+    problems = []
+    if match.state != "introduced":
+        raise Conflict(
+            f"a {match.state} proposal has no outcome yet: introduce it first",
+            [{"loc": "state", "message": "must be introduced"}],
+        )
+    if outcome not in OUTCOMES:
+        problems.append({"loc": "body.outcome", "message": f"one of: {', '.join(OUTCOMES)}"})
+    if outcome == "declined" and not (note and note.strip()):
+        problems.append({"loc": "body.note", "message": "a declined outcome needs the reason"})
+    if amount is not None and outcome != "funded":
+        problems.append({"loc": "body.amount", "message": "an amount belongs to a funded outcome only"})
+    if (amount is None) != (currency is None):
+        problems.append({"loc": "body.currency", "message": "give the amount and its currency together"})
+    if problems:
+        raise Invalid("the outcome is incomplete or inconsistent", problems)
+    before = _snapshot(match)
+    match.outcome = outcome
+    match.outcome_amount = amount
+    match.outcome_currency = currency.upper() if currency else None
+    match.outcome_note = note.strip() if note and note.strip() else None
+    match.outcome_at = utcnow()
+    session.flush()
+    audit(session, principal, "match.outcome", "match", str(match.id), before=before, after=_snapshot(match))
+    return match
+
+
 def proposal_record(match: Match, principal: Principal) -> dict[str, Any]:
-    """The proposal as ``principal`` may see it: a provider sees a confidential need's
-    title and Party, never its description."""
+    """The proposal as ``principal`` may see it.
+
+    * staff: everything, with the score, its explanation and the review fields;
+    * the Party and the provider (who see accepted and introduced proposals only): what they
+      act on, i.e. the programme's description, link, contact, how and when to apply, the
+      eligibility rules the Party meets and the next step, never the engine's internals;
+    * a provider sees a confidential need's title and Party, never its text.
+    """
     need, offering = match.need, match.offering
     show_description = principal.is_staff or principal.role == "party" or not need.confidential
-    explanation = dict(match.explanation or {})
-    if not show_description:
-        for part in QUOTES_NEED:
-            explanation.pop(part, None)
     record: dict[str, Any] = {
         "id": match.id,
         "state": match.state,
-        "score": match.score,
-        "rank": match.rank,
-        "engine_version": match.engine_version,
-        "explanation": explanation,
         "created_at": match.created_at,
         "decided_at": match.decided_at,
         "introduced_at": match.introduced_at,
@@ -373,8 +523,91 @@ def proposal_record(match: Match, principal: Principal) -> dict[str, Any]:
             "provider_id": offering.provider_id,
             "provider": offering.provider,
         },
+        "outcome": _outcome(match),
     }
     if principal.is_staff:
-        record["reject_reason"] = match.reject_reason
-        record["reviewer"] = match.reviewer
+        record.update(
+            score=match.score,
+            rank=match.rank,
+            engine_version=match.engine_version,
+            explanation=dict(match.explanation or {}),
+            reject_reason=match.reject_reason,
+            reviewer=match.reviewer,
+            close_reason=match.close_reason,
+            closed_at=match.closed_at,
+        )
+    else:
+        record["programme"] = programme_details(offering, need.party)
+        record["next_step"] = next_step(match, principal)
     return record
+
+
+def _outcome(match: Match) -> dict[str, Any] | None:
+    if match.outcome is None:
+        return None
+    return {
+        "outcome": match.outcome,
+        "amount": match.outcome_amount,
+        "currency": match.outcome_currency,
+        "note": match.outcome_note,
+        "recorded_at": match.outcome_at,
+    }
+
+
+def programme_details(offering: Offering, party: Party) -> dict[str, Any]:
+    """What a focal point needs to act on a programme: its description, who runs it, its
+    link and contact, how and when to apply, and which of its eligibility rules the Party meets."""
+    return {
+        "description": offering.description,
+        "provider": offering.provider,
+        "provider_kind": offering.provider_kind,
+        "url": offering.url,
+        "contact": offering.contact,
+        "how_to_apply": offering.how_to_apply,
+        "opens": offering.opens,
+        "closes": offering.closes,
+        "languages": list(offering.languages or []),
+        "funding_min_usd": offering.funding_min_usd,
+        "funding_max_usd": offering.funding_max_usd,
+        "eligibility_met": eligibility_met(offering, party),
+    }
+
+
+def eligibility_met(offering: Offering, party: Party) -> list[dict[str, str]]:
+    """The offering's eligibility rules, each with the Party's value that meets it (an empty
+    rule restricts nothing and is not listed)."""
+    met = []
+    if offering.regions and party.un_region in offering.regions:
+        met.append({"rule": "region", "value": party.un_region})
+    if offering.countries and party.iso3 in offering.countries:
+        met.append({"rule": "country", "value": party.iso3})
+    if offering.eligible_status and party.status in offering.eligible_status:
+        met.append({"rule": "status", "value": party.status})
+    return met
+
+
+def next_step(match: Match, principal: Principal) -> dict[str, str]:
+    """What the reader does next, as a code (for the workbench's own words) and an English text."""
+    provider = match.offering.provider
+    if match.state == "accepted":
+        if principal.role == "provider":
+            return {
+                "code": "await_introduction_provider",
+                "text": "The secretariat will introduce you to the Party's focal point.",
+            }
+        return {
+            "code": "await_introduction",
+            "text": f"The secretariat will introduce you to {provider}. Meanwhile, read the programme's "
+            "page and check how and when to apply.",
+        }
+    if match.state == "introduced":
+        if principal.role == "provider":
+            return {
+                "code": "follow_up_provider",
+                "text": "Contact the Party's focal point to agree the next steps.",
+            }
+        return {
+            "code": "apply",
+            "text": f"You have been introduced to {provider}: contact them and apply as the programme describes.",
+        }
+    return {"code": "none", "text": "Nothing to do on this proposal."}

@@ -64,7 +64,8 @@ def test_french_need_gets_language_inferred_codes_coaching_and_ten_proposals(api
     created = api.call("POST", "/v1/needs", "party", FRENCH_VAGUE)
     assert created.status_code == 201
     need = created.json()
-    assert need["party"] == "KEN" and need["language"] == "fr" and need["status"] == "submitted"
+    # Filing matched it at once (automatic matching): it is in review with proposals.
+    assert need["party"] == "KEN" and need["language"] == "fr" and need["status"] == "in_review"
     assert set(need["inferred"]) == {"sectors", "assistance_types"}
     coaching = need["coaching"]
     assert coaching["vague"] is True and coaching["language"] == "fr"

@@ -31,7 +31,14 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-FAKE = {"MATCHER_MULTILINGUAL_ENCODER": "fake", "MATCHER_ENGLISH_ENCODER": "fake"}
+# The fake encoders score on another scale than the real models: every open need counts as
+# "no good match" in the report, and the donor view lists every open need.
+FAKE = {
+    "MATCHER_MULTILINGUAL_ENCODER": "fake",
+    "MATCHER_ENGLISH_ENCODER": "fake",
+    "MATCHER_UNMET_SCORE_THRESHOLD": "5",
+    "MATCHER_DONOR_MIN_SCORE": "-10",
+}
 
 
 def _missing(what: str) -> None:

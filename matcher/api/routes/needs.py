@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, status
 from matcher.api.deps import DEFAULT_PAGE, Limit, Offset, PrincipalDep, ServiceDep, SessionDep, errors
 from matcher.api.schemas import (
     AssistanceType,
+    InterestList,
     LanguageCode,
     MatchesOut,
     NeedCreate,
@@ -18,8 +19,11 @@ from matcher.api.schemas import (
     NeedStatus,
     RegionCode,
     SectorCode,
+    WithdrawBody,
 )
 from matcher.services import needs as service
+from matcher.services.interests import interest_record, interests_by_need
+from matcher.services.lifecycle import reconfirm_need as reconfirm
 from matcher.services.matches import need_matches
 
 router = APIRouter(prefix="/v1/needs", tags=["needs"])
@@ -90,10 +94,46 @@ def update_need(
     responses=errors(401, 403, 404, 409),
     summary="Withdraw a need",
 )
-def withdraw_need(need_id: str, session: SessionDep, principal: PrincipalDep, matching: ServiceDep) -> Any:
-    """The need leaves every match and the donor view; nothing is deleted."""
-    need = service.withdraw_need(session, principal, need_id, matching=matching)
+def withdraw_need(
+    need_id: str,
+    session: SessionDep,
+    principal: PrincipalDep,
+    matching: ServiceDep,
+    body: WithdrawBody | None = None,
+) -> Any:
+    """The need leaves every match and the donor view, and its undecided proposals are
+    closed; nothing is deleted. The body is optional: `{"reason": "..."}`."""
+    need = service.withdraw_need(
+        session, principal, need_id, matching=matching, reason=body.reason if body else None
+    )
     return service.need_record(need)
+
+
+@router.post(
+    "/{need_id}/reconfirm",
+    response_model=NeedOut,
+    responses=errors(401, 403, 404, 409),
+    summary="Reconfirm a need",
+)
+def reconfirm_need(need_id: str, session: SessionDep, principal: PrincipalDep) -> Any:
+    """The Party (or the secretariat) confirms an open need still stands, answering the
+    lifecycle's request; a need asked and not reconfirmed is closed after the grace period."""
+    need = reconfirm(session, principal, need_id)
+    session.commit()
+    return service.need_record(need)
+
+
+@router.get(
+    "/{need_id}/interests",
+    response_model=InterestList,
+    responses=errors(401, 403, 404),
+    summary="Providers' expressions of interest in a need",
+)
+def need_interests(need_id: str, session: SessionDep, principal: PrincipalDep) -> Any:
+    """Secretariat: which programmes' providers said they could serve this need."""
+    need = service.get_need(session, principal, need_id)
+    found = interests_by_need(session, principal, [need.id]).get(need.id, [])
+    return {"items": [interest_record(interest) for interest in found]}
 
 
 @router.get(

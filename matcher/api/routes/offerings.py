@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 
 from matcher.api.deps import DEFAULT_PAGE, Limit, Offset, PrincipalDep, ServiceDep, SessionDep, errors
 from matcher.api.schemas import (
     AssistanceType,
+    InterestBody,
+    InterestOut,
     MatchesOut,
     OfferingCreate,
     OfferingOut,
@@ -16,7 +18,9 @@ from matcher.api.schemas import (
     OfferingPatch,
     RegionCode,
     SectorCode,
+    VerificationRejectBody,
 )
+from matcher.services import interests
 from matcher.services import offerings as service
 from matcher.services.matches import offering_matches
 
@@ -49,10 +53,13 @@ def list_offerings(
     assistance_type: AssistanceType | None = None,
     region: RegionCode | None = None,
     include_inactive: bool = Query(False, description="Also list deactivated offerings."),
+    verified: bool | None = Query(None, description="Only verified (true) or unverified (false) offerings."),
     limit: Limit = DEFAULT_PAGE,
     offset: Offset = 0,
 ) -> Any:
-    filters = service.OfferingFilters(provider_id, sector, assistance_type, region, include_inactive)
+    filters = service.OfferingFilters(
+        provider_id, sector, assistance_type, region, include_inactive, verified
+    )
     page = service.list_offerings(session, principal, filters, limit=limit, offset=offset)
     return page.as_dict([service.offering_record(offering) for offering in page.items])
 
@@ -92,10 +99,72 @@ def matches(
     session: SessionDep,
     principal: PrincipalDep,
     matching: ServiceDep,
+    request: Request,
     k: int = Query(10, ge=1, le=100, description="Number of results."),
+    min_score: float | None = Query(
+        None,
+        ge=-10,
+        le=10,
+        description="Leave out needs scoring below this (the engine's scale). "
+        "Default: MATCHER_DONOR_MIN_SCORE, measured on the labelled sets.",
+    ),
 ) -> Any:
-    """Open needs the offering could serve, with explanations. Its provider sees the
+    """Open needs the offering could serve, with explanations, an English gloss of needs in
+    other languages and whether the provider has expressed interest. Its provider sees the
     non-confidential ones; the secretariat sees all; others get 403."""
-    result = offering_matches(session, matching, principal, offering_id, k=k)
+    cutoff = min_score if min_score is not None else request.app.state.store.settings.donor_min_score
+    result = offering_matches(session, matching, principal, offering_id, k=k, min_score=cutoff)
     session.commit()
     return result
+
+
+@router.post(
+    "/{offering_id}/verify",
+    response_model=OfferingOut,
+    responses=errors(401, 403, 404),
+    summary="Verify an offering",
+)
+def verify_offering(
+    offering_id: str, session: SessionDep, principal: PrincipalDep, matching: ServiceDep
+) -> Any:
+    """Secretariat: vouch for the programme; it is no longer demoted or flagged."""
+    return service.offering_record(
+        service.verify_offering(session, principal, offering_id, matching=matching)
+    )
+
+
+@router.post(
+    "/{offering_id}/reject",
+    response_model=OfferingOut,
+    responses=errors(400, 401, 403, 404, 409, 422),
+    summary="Reject an unverified offering",
+)
+def reject_offering(
+    offering_id: str,
+    body: VerificationRejectBody,
+    session: SessionDep,
+    principal: PrincipalDep,
+    matching: ServiceDep,
+) -> Any:
+    """Secretariat: turn an unverified programme down with a reason; it is deactivated (nothing
+    is deleted) and its undecided proposals close."""
+    offering = service.reject_offering(session, principal, offering_id, body.reason, matching=matching)
+    return service.offering_record(offering)
+
+
+@router.post(
+    "/{offering_id}/interest",
+    status_code=status.HTTP_201_CREATED,
+    response_model=InterestOut,
+    responses=errors(400, 401, 403, 404, 409, 422),
+    summary="Express interest in an open need",
+)
+def express_interest(
+    offering_id: str, body: InterestBody, session: SessionDep, principal: PrincipalDep
+) -> Any:
+    """The offering's provider (or the secretariat) says this programme could serve the need;
+    the secretariat sees it on the need and in the review queue. Again for the same need: the
+    note is updated."""
+    interest = interests.express_interest(session, principal, offering_id, body.need_id, body.note)
+    session.commit()
+    return interests.interest_record(interest)

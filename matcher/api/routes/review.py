@@ -10,7 +10,9 @@ from fastapi import APIRouter, Query, status
 from matcher.api.deps import DEFAULT_PAGE, Limit, Offset, PrincipalDep, ServiceDep, SessionDep, errors
 from matcher.api.schemas import (
     AuditPage,
+    ClosedOut,
     LanguageCode,
+    OutcomeBody,
     ProposalOut,
     ProposalPage,
     RegionCode,
@@ -46,7 +48,7 @@ def run_matching(body: RunCreate, session: SessionDep, principal: PrincipalDep, 
 def list_proposals(
     session: SessionDep,
     principal: PrincipalDep,
-    state: str | None = Query(None, description="proposed, accepted, rejected or introduced."),
+    state: str | None = Query(None, description="proposed, accepted, rejected, introduced or closed."),
     region: RegionCode | None = None,
     sector: SectorCode | None = None,
     language: LanguageCode | None = None,
@@ -120,6 +122,42 @@ def introduce(proposal_id: int, session: SessionDep, principal: PrincipalDep) ->
     match = review.introduce(session, principal, proposal_id)
     session.commit()
     return review.proposal_record(match, principal)
+
+
+@router.post(
+    "/v1/proposals/{proposal_id}/outcome",
+    response_model=ProposalOut,
+    responses=errors(400, 401, 403, 404, 409, 422),
+    summary="Record the outcome of an introduction",
+)
+def outcome(proposal_id: int, body: OutcomeBody, session: SessionDep, principal: PrincipalDep) -> Any:
+    """Secretariat: what came of an introduced proposal: `agreed`, `funded` (with `amount` and
+    `currency` when known), `declined` (with the reason in `note`) or `no-response`. A later
+    record replaces the earlier one; both are audited. The reports count what was mobilised."""
+    match = review.record_outcome(
+        session,
+        principal,
+        proposal_id,
+        outcome=body.outcome,
+        amount=body.amount,
+        currency=body.currency,
+        note=body.note,
+    )
+    session.commit()
+    return review.proposal_record(match, principal)
+
+
+@router.post(
+    "/v1/needs/{need_id}/close-remaining",
+    response_model=ClosedOut,
+    responses=errors(401, 403, 404, 409),
+    summary="Close a matched need's remaining proposals",
+)
+def close_remaining(need_id: str, session: SessionDep, principal: PrincipalDep) -> Any:
+    """Secretariat: once a need is matched, its undecided proposals move to `closed` in one action."""
+    closed = review.close_remaining(session, principal, need_id)
+    session.commit()
+    return {"need_id": need_id, "closed": closed}
 
 
 @router.get("/v1/audit", response_model=AuditPage, responses=errors(401, 403, 422), summary="Audit trail")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -19,10 +20,11 @@ from matcher.api.web.session import (
     render,
     signed_in,
 )
+from matcher.services import interests, review
 from matcher.services import offerings as offering_service
-from matcher.services import review
 from matcher.services.access import Forbidden, Invalid, Principal
-from matcher.taxonomy import PARTY_STATUSES, UN_LANGUAGES
+from matcher.services.matches import offering_matches
+from matcher.taxonomy import PARTY_STATUSES, PROVIDER_KINDS, UN_LANGUAGES
 
 if TYPE_CHECKING:
     from matcher.store.models import Offering
@@ -67,6 +69,7 @@ def _offering_form(
         offering=offering,
         statuses=PARTY_STATUSES,
         languages=UN_LANGUAGES,
+        provider_kinds=PROVIDER_KINDS,
         **context,
     )
 
@@ -114,7 +117,15 @@ def save_programme(
     url: str = Form(""),
     active: str = Form(""),
     provider_id: str = Form(""),
+    provider_kind: str = Form(""),
+    opens: str = Form(""),
+    closes: str = Form(""),
+    capacity: str = Form(""),
+    contact: str = Form(""),
+    how_to_apply: str = Form(""),
 ) -> Response:
+    """Create or change a programme: every field of the interchange format but the
+    secretariat's own (``verified``)."""
     check_csrf(request, csrf)
 
     data: dict[str, Any] = {
@@ -129,8 +140,24 @@ def save_programme(
         "countries": [c.upper() for c in countries.replace(",", " ").split() if len(c) == 3],
         "url": url.strip() or None,
         "active": active == "on",
+        "provider_kind": provider_kind if provider_kind in PROVIDER_KINDS else None,
+        "contact": contact.strip() or None,
+        "how_to_apply": how_to_apply.strip() or None,
     }
     errors: list[str] = []
+    for name, text in (("opens", opens), ("closes", closes)):
+        try:
+            data[name] = dt.date.fromisoformat(text.strip()) if text.strip() else None
+        except ValueError:
+            data[name] = None
+            errors.append(name)
+    try:
+        data["capacity"] = int(capacity.strip()) if capacity.strip() else None
+        if data["capacity"] is not None and not 0 <= data["capacity"] <= 1_000_000:
+            raise ValueError(capacity)
+    except ValueError:
+        data["capacity"] = None
+        errors.append("capacity")
     for name, text in (("funding_min_usd", funding_min_usd), ("funding_max_usd", funding_max_usd)):
         try:
             data[name] = parse_money(text)
@@ -145,11 +172,7 @@ def save_programme(
         shown = SimpleNamespace(
             id=offering_id or "",
             provider_id=provider_id,
-            verified=True,
-            capacity=None,
-            provider_kind=None,
-            opens=None,
-            closes=None,
+            verified=current.verified if current is not None else False,
             **data,
         )
         if errors:
@@ -180,3 +203,46 @@ def save_programme(
                 editing=bool(offering_id),
             )
     return back("/programmes", notice="saved")
+
+
+@router.get("/programmes/{offering_id}/needs", response_class=HTMLResponse)
+def fitting_needs(offering_id: str, request: Request, notice: str = "") -> Response:
+    """The open needs that fit a programme (above the measured cut-off), for its provider
+    (confidential needs left out) and the secretariat, with a way to express interest."""
+    with open_session(request) as session:
+        principal = signed_in(request, session)
+        offering = offering_service.get_offering(session, principal, offering_id)
+        _may_edit(principal, offering)
+        if not offering.active:
+            return back(f"/programmes/{offering_id}")
+        settings = request.app.state.store.settings
+        found = offering_matches(
+            session,
+            request.app.state.matching,
+            principal,
+            offering.id,
+            k=50,
+            min_score=settings.donor_min_score,
+        )
+        session.commit()  # embeddings of new text are cached
+        return render(
+            request,
+            "programme_needs.html",
+            principal,
+            offering=offering,
+            results=found["results"],
+            min_score=settings.donor_min_score,
+            message=notice_text(request, notice),
+        )
+
+
+@router.post("/programmes/{offering_id}/interest")
+def express_interest(
+    offering_id: str, request: Request, csrf: str = Form(""), need_id: str = Form(""), note: str = Form("")
+) -> Response:
+    check_csrf(request, csrf)
+    with open_session(request) as session:
+        principal = signed_in(request, session)
+        interests.express_interest(session, principal, offering_id, need_id, note)
+        session.commit()
+    return back(f"/programmes/{offering_id}/needs", notice="interest")

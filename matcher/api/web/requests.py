@@ -1,5 +1,6 @@
-"""The Party's pages: its requests, a new request with coaching before it is filed, and
-the page of one need (shared with the secretariat, who also sees its history)."""
+"""The Party's pages: its requests, a request form with coaching before anything is saved
+(for a new request and for changes), withdrawal with a reason, reconfirmation, and the page
+of one need (shared with the secretariat, who also decides there)."""
 
 from __future__ import annotations
 
@@ -22,11 +23,13 @@ from matcher.api.web.session import (
     signed_in,
 )
 from matcher.engine.understanding import default_reader
+from matcher.services import interests as interest_service
 from matcher.services import needs as need_service
 from matcher.services import review
-from matcher.services.access import Principal
+from matcher.services.access import Conflict, Invalid, Principal
+from matcher.services.lifecycle import reconfirm_need
 from matcher.services.matching import need_profile
-from matcher.taxonomy import UN_LANGUAGES
+from matcher.taxonomy import FINAL_NEED_STATUSES, OUTCOMES, UN_LANGUAGES
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,11 +39,18 @@ def need_page(need_id: str, request: Request, notice: str = "") -> Response:
     with open_session(request) as session:
         principal = signed_in(request, session)
         need = need_service.get_need(session, principal, need_id)
-        proposals = [
-            card(match, principal)
-            for match in review.proposals_by_need(session, principal, [need.id]).get(need.id, [])
-        ]
-        history = review.need_history(session, principal, need.id) if principal.is_staff else []
+        matches = review.proposals_by_need(session, principal, [need.id]).get(need.id, [])
+        if principal.is_staff:
+            proposals = [card(match, principal) for match in matches]
+            interests = interest_service.interests_by_need(session, principal, [need.id]).get(need.id, [])
+        else:
+            proposals = [review.proposal_record(match, principal) for match in matches]
+            interests = []
+        history = (
+            review.need_history(session, principal, need.id)
+            if principal.is_staff or principal.role == "party"
+            else []
+        )
         evidence = default_reader().tagger.tag(need_profile(need).text, need.language)
         return render(
             request,
@@ -50,7 +60,10 @@ def need_page(need_id: str, request: Request, notice: str = "") -> Response:
             coaching=need_service.coaching_for(need),
             keywords=evidence.matched_keywords,
             proposals=proposals,
+            interests=interests,
             history=history,
+            may_change=principal.role == "party" and need.status not in FINAL_NEED_STATUSES,
+            outcomes=OUTCOMES,
             here=here_url(request),
             message=notice_text(request, notice),
         )
@@ -72,7 +85,35 @@ def my_requests(request: Request) -> Response:
 
 
 def _request_form(request: Request, principal: Principal, **context: Any) -> HTMLResponse:
+    context.setdefault("form_action", "/requests/new")
     return render(request, "request_form.html", principal, languages=UN_LANGUAGES, **context)
+
+
+def _form_values(
+    title: str,
+    description: str,
+    language: str,
+    sectors: list[str],
+    assistance_types: list[str],
+    budget_usd: str,
+    confidential: str,
+) -> tuple[dict[str, Any], list[str]]:
+    """The request form's fields as service input, and the names of fields that are wrong."""
+    values: dict[str, Any] = {
+        "title": title.strip(),
+        "description": description.strip(),
+        "language": language if language in UN_LANGUAGES else None,
+        "sectors": [code for code in sectors if code in TAXONOMY.sectors],
+        "assistance_types": [code for code in assistance_types if code in TAXONOMY.assistance_types],
+        "confidential": confidential == "on",
+    }
+    errors = [name for name in ("title", "description") if not values[name]]
+    try:
+        values["budget_usd"] = parse_money(budget_usd)
+    except ValueError:
+        values["budget_usd"] = budget_usd
+        errors.append("budget_usd")
+    return values, errors
 
 
 @router.get("/requests/new", response_class=HTMLResponse)
@@ -98,23 +139,11 @@ def submit_request(
     confidential: str = Form(""),
 ) -> Response:
     check_csrf(request, csrf)
-    values: dict[str, Any] = {
-        "title": title.strip(),
-        "description": description.strip(),
-        "language": language if language in UN_LANGUAGES else None,
-        "sectors": [code for code in sectors if code in TAXONOMY.sectors],
-        "assistance_types": [code for code in assistance_types if code in TAXONOMY.assistance_types],
-        "confidential": confidential == "on",
-    }
-    errors = []
-    try:
-        values["budget_usd"] = parse_money(budget_usd)
-    except ValueError:
-        values["budget_usd"] = budget_usd
-        errors.append("budget_usd")
+    values, errors = _form_values(
+        title, description, language, sectors, assistance_types, budget_usd, confidential
+    )
     with open_session(request) as session:
         principal = signed_in(request, session)
-        errors += [name for name in ("title", "description") if not values[name]]
         if errors:
             return _request_form(request, principal, values=values, coaching=None, errors=errors, status=422)
         reading, coaching = need_service.preview_need(principal, values)
@@ -122,3 +151,97 @@ def submit_request(
             return _request_form(request, principal, values=values, coaching=coaching, reading=reading)
         need = need_service.create_need(session, principal, values, matching=request.app.state.matching)
         return back(f"/needs/{need.id}")
+
+
+@router.get("/needs/{need_id}/edit", response_class=HTMLResponse)
+def edit_request(need_id: str, request: Request) -> Response:
+    with open_session(request) as session:
+        principal = signed_in(request, session)
+        need = need_service.get_need(session, principal, need_id)
+        values = {
+            name: getattr(need, name)
+            for name in (
+                "title",
+                "description",
+                "language",
+                "sectors",
+                "assistance_types",
+                "budget_usd",
+                "confidential",
+            )
+        }
+        return _request_form(
+            request,
+            principal,
+            values=values,
+            coaching=need_service.coaching_for(need),
+            form_action=f"/needs/{need.id}/edit",
+            editing=need,
+        )
+
+
+@router.post("/needs/{need_id}/edit", response_class=HTMLResponse)
+def save_request(
+    need_id: str,
+    request: Request,
+    csrf: str = Form(""),
+    action: str = Form("check"),
+    title: str = Form(""),
+    description: str = Form(""),
+    language: str = Form(""),
+    sectors: list[str] = Form([]),
+    assistance_types: list[str] = Form([]),
+    budget_usd: str = Form(""),
+    confidential: str = Form(""),
+) -> Response:
+    """Check (coaching, nothing saved) or save the changes of a request."""
+    check_csrf(request, csrf)
+    values, errors = _form_values(
+        title, description, language, sectors, assistance_types, budget_usd, confidential
+    )
+    with open_session(request) as session:
+        principal = signed_in(request, session)
+        need = need_service.get_need(session, principal, need_id)
+        context = {"form_action": f"/needs/{need.id}/edit", "editing": need}
+        if errors:
+            return _request_form(
+                request, principal, values=values, coaching=None, errors=errors, status=422, **context
+            )
+        reading, coaching = need_service.preview_need(principal, values)
+        if action != "submit":
+            return _request_form(
+                request, principal, values=values, coaching=coaching, reading=reading, **context
+            )
+        need_service.update_need(session, principal, need.id, values, matching=request.app.state.matching)
+        return back(f"/needs/{need.id}", notice="saved")
+
+
+@router.post("/needs/{need_id}/withdraw")
+def withdraw_request(
+    need_id: str, request: Request, csrf: str = Form(""), reason: str = Form("")
+) -> Response:
+    check_csrf(request, csrf)
+    with open_session(request) as session:
+        principal = signed_in(request, session)
+        try:
+            need_service.withdraw_need(
+                session, principal, need_id, matching=request.app.state.matching, reason=reason
+            )
+        except Conflict:
+            session.rollback()
+            return back(f"/needs/{need_id}", notice="error:state")
+    return back(f"/needs/{need_id}", notice="withdrawn")
+
+
+@router.post("/needs/{need_id}/reconfirm")
+def reconfirm_request(need_id: str, request: Request, csrf: str = Form("")) -> Response:
+    check_csrf(request, csrf)
+    with open_session(request) as session:
+        principal = signed_in(request, session)
+        try:
+            reconfirm_need(session, principal, need_id)
+        except (Conflict, Invalid):
+            session.rollback()
+            return back(f"/needs/{need_id}", notice="error:state")
+        session.commit()
+    return back(f"/needs/{need_id}", notice="reconfirmed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -16,19 +17,22 @@ from matcher.api.web.session import (
     home_for,
     notice_text,
     open_session,
+    parse_money,
     query_string,
     render,
     safe_next,
     signed_in,
 )
 from matcher.engine.understanding import default_reader
+from matcher.services import interests as interest_service
+from matcher.services import offerings as offering_service
 from matcher.services import review
 from matcher.services.access import Conflict, Invalid, Principal
 from matcher.services.matching import need_profile
 from matcher.services.reports import as_csv, unmet_needs
 
 if TYPE_CHECKING:
-    from matcher.store.models import Match
+    from matcher.store.models import Interest, Match
 
 router = APIRouter(include_in_schema=False)
 QUEUE_PAGE = 20
@@ -62,7 +66,10 @@ def queue(
         )
         offset = max(0, offset)
         page = review.list_proposals(session, principal, filters, limit=QUEUE_PAGE, offset=offset)
-        cards = [card(match, principal) for match in page.items]
+        interested = interest_service.interests_by_need(
+            session, principal, list({match.need_id for match in page.items})
+        )
+        cards = [card(match, principal, interested.get(match.need_id, [])) for match in page.items]
         return render(
             request,
             "queue.html",
@@ -88,7 +95,9 @@ def queue(
         )
 
 
-def card(match: Match, principal: Principal) -> dict[str, Any]:
+def card(match: Match, principal: Principal, interests: Sequence[Interest] = ()) -> dict[str, Any]:
+    """A proposal as the secretariat reviews it: the need's text and tags, the score by part,
+    and whether the programme's provider has expressed interest in this need."""
     record = review.proposal_record(match, principal)
     need = match.need
     evidence = default_reader().tagger.tag(need_profile(need).text, need.language)
@@ -105,6 +114,7 @@ def card(match: Match, principal: Principal) -> dict[str, Any]:
     )
     return {
         **record,
+        "interest": next((item for item in interests if item.offering_id == match.offering_id), None),
         "need_full": shown,
         "keywords": evidence.matched_keywords,
         "bars": [
@@ -121,6 +131,96 @@ def run_from_queue(request: Request, csrf: str = Form("")) -> Response:
         report = review.run_matching(session, request.app.state.matching, principal, review.RunFilters())
         session.commit()
     return back("/queue", notice=f"run:{report.added}:{report.kept}:{report.dropped}")
+
+
+@router.post("/proposals/{proposal_id}/outcome")
+def record_outcome(
+    proposal_id: int,
+    request: Request,
+    csrf: str = Form(""),
+    outcome: str = Form(""),
+    amount: str = Form(""),
+    currency: str = Form(""),
+    note: str = Form(""),
+    next: str = Form("/queue"),
+) -> Response:
+    check_csrf(request, csrf)
+    target = safe_next(next, "/queue")
+    with open_session(request) as session:
+        principal = signed_in(request, session)
+        try:
+            review.record_outcome(
+                session,
+                principal,
+                proposal_id,
+                outcome=outcome,
+                amount=parse_money(amount),
+                currency=currency.strip() or None,
+                note=note,
+            )
+        except (Invalid, Conflict, ValueError):
+            session.rollback()
+            return back(target, notice="error:outcome")
+        session.commit()
+    return back(target, notice=f"outcome:{proposal_id}")
+
+
+@router.post("/needs/{need_id}/close-remaining")
+def close_remaining(need_id: str, request: Request, csrf: str = Form("")) -> Response:
+    check_csrf(request, csrf)
+    with open_session(request) as session:
+        principal = signed_in(request, session)
+        try:
+            closed = review.close_remaining(session, principal, need_id)
+        except Conflict:
+            session.rollback()
+            return back(f"/needs/{need_id}", notice="error:state")
+        session.commit()
+    return back(f"/needs/{need_id}", notice=f"closed:{closed}")
+
+
+@router.get("/verification", response_class=HTMLResponse)
+def verification(request: Request, notice: str = "") -> Response:
+    """The secretariat's queue of programmes nobody has vouched for yet."""
+    with open_session(request) as session:
+        principal = signed_in(request, session)
+        if not principal.is_staff:
+            return RedirectResponse(home_for(principal), status_code=303)
+        filters = offering_service.OfferingFilters(verified=False)
+        page = offering_service.list_offerings(session, principal, filters, limit=200, offset=0)
+        return render(
+            request,
+            "verification.html",
+            principal,
+            offerings=page.items,
+            message=notice_text(request, notice),
+        )
+
+
+@router.post("/programmes/{offering_id}/verify")
+def verify_programme(offering_id: str, request: Request, csrf: str = Form("")) -> Response:
+    check_csrf(request, csrf)
+    with open_session(request) as session:
+        principal = signed_in(request, session)
+        offering_service.verify_offering(session, principal, offering_id, matching=request.app.state.matching)
+    return back("/verification", notice="verified")
+
+
+@router.post("/programmes/{offering_id}/reject")
+def reject_programme(
+    offering_id: str, request: Request, csrf: str = Form(""), reason: str = Form("")
+) -> Response:
+    check_csrf(request, csrf)
+    with open_session(request) as session:
+        principal = signed_in(request, session)
+        try:
+            offering_service.reject_offering(
+                session, principal, offering_id, reason, matching=request.app.state.matching
+            )
+        except (Invalid, Conflict):
+            session.rollback()
+            return back("/verification", notice="error:reason")
+    return back("/verification", notice="rejected_programme")
 
 
 @router.post("/proposals/{proposal_id}/{action}")

@@ -25,9 +25,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
-from matcher.api.web.i18n import INTERFACE_LANGUAGES, part_name, state_name, translator
+from matcher.api.web.i18n import (
+    INTERFACE_LANGUAGES,
+    name_of,
+    next_step_words,
+    part_name,
+    rule_text,
+    state_name,
+    translator,
+)
 from matcher.services.access import NotAuthenticated, Principal, ServiceError, authenticate
-from matcher.taxonomy import UN_LANGUAGES, load_taxonomy
+from matcher.taxonomy import OUTCOMES, UN_LANGUAGES, load_taxonomy
 
 SESSION_COOKIE = "mm_session"
 
@@ -125,10 +133,31 @@ def render(
             "part_name": lambda part: part_name(interface, part),
             "today": dt.date.today().isoformat(),
             "plain_json": lambda value: json.dumps(value or {}, ensure_ascii=False, default=str),
+            "kind_name": lambda code: name_of(interface, "kind", code),
+            "action_name": lambda code: name_of(interface, "action", code),
+            "role_name": lambda code: name_of(interface, "role", code),
+            "outcome_name": lambda code: name_of(interface, "outcome", code),
+            "rule_name": lambda rule, value: rule_text(
+                interface, rule, code_label("regions", value, language) if rule == "region" else value
+            ),
+            "next_step_text": lambda code, provider: next_step_words(interface, code, provider),
+            "party_name": lambda iso3: party_display_name(request, iso3, interface),
+            "language_name": lambda code: NATIVE_NAMES.get(code or "", code or "?"),
+            "outcomes": OUTCOMES,
             **context,
         },
         status_code=status,
     )
+
+
+def party_display_name(request: Request, iso3: str, language: str) -> str:
+    """A Party's name in the interface language (English, French or Spanish; the code if
+    unknown), from the names read at start-up."""
+    names: dict[str, dict[str, str | None]] = getattr(request.app.state, "party_names", {})
+    entry = names.get(iso3)
+    if entry is None:
+        return iso3
+    return entry.get(language) or entry.get("en") or iso3
 
 
 def query_string(request: Request, drop: tuple[str, ...] = ("notice",)) -> str:
@@ -147,16 +176,30 @@ def notice_text(request: Request, code: str) -> str | None:
     parts = code.split(":")
     if parts[0] == "run" and len(parts) == 4 and all(part.isdigit() for part in parts[1:]):
         return t["notice_run"].format(added=parts[1], kept=parts[2], dropped=parts[3])
-    if parts[0] in ("accept", "reject", "introduce") and len(parts) == 2 and parts[1].isdigit():
+    if parts[0] in ("accept", "reject", "introduce", "outcome") and len(parts) == 2 and parts[1].isdigit():
         return t[f"notice_{parts[0]}"].format(id=parts[1])
+    if parts[0] == "closed" and len(parts) == 2 and parts[1].isdigit():
+        return t["notice_closed"].format(count=parts[1])
     if parts[0] == "error" and len(parts) == 2 and parts[1] in ERROR_NOTICES:
         return t[ERROR_NOTICES[parts[1]]]
-    if code == "saved":
-        return t["saved"]
+    if code in PLAIN_NOTICES:
+        return t[PLAIN_NOTICES[code]]
     return None
 
 
-ERROR_NOTICES = {"reason": "notice_need_reason", "state": "notice_bad_state"}
+ERROR_NOTICES = {
+    "reason": "notice_need_reason",
+    "state": "notice_bad_state",
+    "outcome": "notice_bad_outcome",
+}
+PLAIN_NOTICES = {
+    "saved": "saved",
+    "withdrawn": "notice_withdrawn",
+    "reconfirmed": "notice_reconfirmed",
+    "verified": "notice_verified",
+    "rejected_programme": "notice_rejected_programme",
+    "interest": "notice_interest",
+}
 
 
 def parse_money(text: str) -> float | None:
