@@ -36,9 +36,13 @@ app.add_typer(db_app, name="db")
 app.add_typer(catalog_app, name="catalog")
 match_app = typer.Typer(help="Matching runs: proposals for the secretariat to review.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys: create, revoke, list.", no_args_is_help=True)
+lifecycle_app = typer.Typer(
+    help="Needs and proposals over time: reconfirm idle needs, close stale ones.", no_args_is_help=True
+)
 app.add_typer(index_app, name="index")
 app.add_typer(keys_app, name="keys")
 app.add_typer(match_app, name="match")
+app.add_typer(lifecycle_app, name="lifecycle")
 
 err = typer.echo
 
@@ -500,6 +504,32 @@ def match_run(
         err(f"error: {problem.message}", err=True)
         raise typer.Exit(code=2) from None
     err(f"{report.needs} open need(s) ranked", err=True)
+    typer.echo(report.summary())
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+@lifecycle_app.command("run")
+def lifecycle_run() -> None:
+    """One lifecycle pass now (every `matcher serve` also runs one a day).
+
+    Open needs with no change for MATCHER_RECONFIRM_AFTER_DAYS are asked to reconfirm;
+    needs asked MATCHER_RECONFIRM_GRACE_DAYS ago and not reconfirmed are closed with their
+    undecided proposals; undecided proposals of programmes past their closing date are
+    closed. Prints one summary line.
+    """
+    from matcher.services.lifecycle import run_lifecycle
+    from matcher.store.db import session_scope
+
+    store = open_store()
+    settings = store.settings
+    with session_scope(store.sessions) as session:
+        report = run_lifecycle(
+            session,
+            reconfirm_after_days=settings.reconfirm_after_days,
+            grace_days=settings.reconfirm_grace_days,
+        )
     typer.echo(report.summary())
 
 

@@ -99,9 +99,15 @@ def test_db_upgrade_reports_revision(tmp_path: Path) -> None:
         ["keys", "list"],
         ["rank"],
         ["index", "build"],
+        ["lifecycle", "run"],
     ],
 )
 def test_every_command_has_help(tmp_path: Path, command: list[str]) -> None:
     result = run(*command, "--help", data_dir=tmp_path)
     assert "Usage: matcher" in result.stdout
     assert len(result.stdout.splitlines()) > 5
+
+
+def test_lifecycle_run_prints_its_summary(tmp_path: Path) -> None:
+    result = run("lifecycle", "run", data_dir=tmp_path / "d")
+    assert result.stdout.startswith("lifecycle: 0 need(s) asked to reconfirm, 0 closed, 0 proposal(s) closed")
