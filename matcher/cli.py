@@ -509,6 +509,12 @@ def keys_create(
         str | None, typer.Option("--provider", help="provider_id (provider keys only).")
     ] = None,
     label: Annotated[str | None, typer.Option("--label", help="A note: whose key this is.")] = None,
+    email: Annotated[
+        str | None,
+        typer.Option(
+            "--email", help="The key holder's e-mail address: notices for its role and scope go there."
+        ),
+    ] = None,
 ) -> None:
     """Create an API key. Prints the key id, then the key itself alone on the last line.
 
@@ -520,7 +526,7 @@ def keys_create(
     store = open_store()
     try:
         with session_scope(store.sessions) as session:
-            new = create_key(session, role, party=party, provider=provider, label=label)
+            new = create_key(session, role, party=party, provider=provider, label=label, email=email)
     except ServiceError as problem:
         err(f"error: {problem.message}", err=True)
         raise typer.Exit(code=2) from None
@@ -550,7 +556,7 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (not the 
 
 @keys_app.command("list")
 def keys_list() -> None:
-    """Key ids, roles, scopes and state; never the keys."""
+    """Key ids, roles, scopes, state, labels and e-mail addresses; never the keys."""
     from matcher.services.access import list_keys
 
     store = open_store()
@@ -559,11 +565,11 @@ def keys_list() -> None:
         if not keys:
             typer.echo("no keys yet: create one with `matcher keys create --role admin`")
             return
-        typer.echo("id\trole\tscope\tstate\tlabel")
+        typer.echo("id\trole\tscope\tstate\tlabel\temail")
         for key in keys:
             scope = key.party_iso3 or key.provider_id or "-"
             state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
-            typer.echo(f"{key.id}\t{key.role}\t{scope}\t{state}\t{key.label or ''}")
+            typer.echo(f"{key.id}\t{key.role}\t{scope}\t{state}\t{key.label or ''}\t{key.email or ''}")
 
 
 if __name__ == "__main__":  # pragma: no cover

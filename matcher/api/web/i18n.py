@@ -116,6 +116,8 @@ TEXT: dict[str, dict[str, str]] = {
         "edit": "Edit",
         "created": "Created",
         "open": "Open",
+        "provider_email": "Provider's notification e-mail",
+        "provider_email_hint": "Notices about this provider's programmes go to this address, shared by all its programmes.",
     },
     "fr": {
         "low_score": "meilleure proposition sous le seuil",
@@ -210,6 +212,8 @@ TEXT: dict[str, dict[str, str]] = {
         "edit": "Modifier",
         "created": "Créé",
         "open": "Ouvrir",
+        "provider_email": "Adresse de notification du fournisseur",
+        "provider_email_hint": "Les avis sur les programmes de ce fournisseur sont envoyés à cette adresse, commune à tous ses programmes.",
     },
     "es": {
         "low_score": "mejor propuesta bajo el umbral",
@@ -304,6 +308,8 @@ TEXT: dict[str, dict[str, str]] = {
         "edit": "Editar",
         "created": "Creado",
         "open": "Abrir",
+        "provider_email": "Correo de notificación del proveedor",
+        "provider_email_hint": "Los avisos sobre los programas de este proveedor se envían a esta dirección, común a todos sus programas.",
     },
 }
 

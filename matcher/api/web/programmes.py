@@ -114,6 +114,7 @@ def save_programme(
     url: str = Form(""),
     active: str = Form(""),
     provider_id: str = Form(""),
+    provider_email: str = Form(""),
 ) -> Response:
     check_csrf(request, csrf)
 
@@ -129,6 +130,8 @@ def save_programme(
         "countries": [c.upper() for c in countries.replace(",", " ").split() if len(c) == 3],
         "url": url.strip() or None,
         "active": active == "on",
+        # Checked by the service; an empty field clears the provider's address.
+        "provider_email": provider_email.strip() or None,
     }
     errors: list[str] = []
     for name, text in (("funding_min_usd", funding_min_usd), ("funding_max_usd", funding_max_usd)):
