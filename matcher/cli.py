@@ -39,6 +39,8 @@ keys_app = typer.Typer(help="API keys: create, revoke, list.", no_args_is_help=T
 app.add_typer(index_app, name="index")
 app.add_typer(keys_app, name="keys")
 app.add_typer(match_app, name="match")
+notify_app = typer.Typer(help="E-mail notices: deliver the outbox over SMTP.", no_args_is_help=True)
+app.add_typer(notify_app, name="notify")
 
 err = typer.echo
 
@@ -570,6 +572,69 @@ def keys_list() -> None:
             scope = key.party_iso3 or key.provider_id or "-"
             state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
             typer.echo(f"{key.id}\t{key.role}\t{scope}\t{state}\t{key.label or ''}\t{key.email or ''}")
+
+
+# --------------------------------------------------------------------------- notify
+
+
+@notify_app.command("run")
+def notify_run(
+    once: Annotated[
+        bool,
+        typer.Option(
+            "--once", help="Deliver everything due now, print one summary line and exit (for cron)."
+        ),
+    ] = False,
+) -> None:
+    """Deliver the queued e-mail notices through MATCHER_SMTP_URL.
+
+    Without --once it keeps running, looking for due notices every
+    MATCHER_NOTIFY_POLL_SECONDS, until Ctrl-C or SIGTERM, and prints a summary line after
+    each pass that sent or failed something. With --once it delivers what is due and prints
+    `notices: N sent, N failed, N waiting`; it exits 1 when the SMTP server could not be
+    reached, else 0.
+
+    Only one process sends at a time (the database lease "notifications", also held by the
+    sender inside `matcher serve`): a run that finds another sender at work says so and
+    sends nothing. Delivery is at least once: a notice is marked sent only after the server
+    accepted it, and one interrupted in between is sent again with the same Message-ID.
+    Failed notices are retried 30 s, 1 min, 2 min, ... up to an hour apart, never dropped.
+    Notices of recipients who chose a daily digest go out together at MATCHER_DIGEST_HOUR (UTC).
+    """
+    import signal
+
+    from matcher.services.notifications import NotificationSender
+
+    settings = get_settings()
+    store = open_store()
+    try:
+        sender = NotificationSender(store.sessions, settings)
+    except ValueError as problem:
+        err(f"error: {problem}", err=True)
+        raise typer.Exit(code=2) from None
+    if once:
+        report = sender.drain()
+        typer.echo(report.summary())
+        raise typer.Exit(code=1 if report.error else 0)
+    if settings.smtp_url is None:
+        err(
+            "error: MATCHER_SMTP_URL is not set, so there is nowhere to send; notices wait in the outbox",
+            err=True,
+        )
+        raise typer.Exit(code=2)
+    from matcher.services.mail import masked_url
+
+    err(
+        f"sending notices through {masked_url(settings.smtp_url.get_secret_value())} every "
+        f"{settings.notify_poll_seconds:g} s (Ctrl-C to stop)",
+        err=True,
+    )
+    signal.signal(signal.SIGTERM, lambda *_: sender.stop())
+    try:
+        sender.run_until_stopped(on_report=lambda report: typer.echo(report.summary()))
+    except KeyboardInterrupt:
+        pass  # the loop gave the lease back on its way out
+    err("stopped", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

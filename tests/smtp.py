@@ -48,8 +48,6 @@ class _Handler:
                 server.fail_count -= 1
         if refuse is not None:
             return refuse
-        if server.delay:
-            await asyncio.sleep(server.delay)
         content = envelope.content if isinstance(envelope.content, bytes) else envelope.content.encode()
         message = cast(EmailMessage, message_from_bytes(content, policy=policy.default))
         body_part = message.get_body(preferencelist=("plain",))
@@ -63,6 +61,10 @@ class _Handler:
         )
         with server.lock:
             server.received.append(received)
+        # The server has the message before it answers: a client that dies while waiting
+        # for the answer has delivered it, without knowing, as with a real server.
+        if server.delay:
+            await asyncio.sleep(server.delay)
         return "250 Message accepted for delivery"
 
 
@@ -77,8 +79,9 @@ class SmtpServer:
 
     ``fail_with``: an SMTP reply such as ``"451 4.3.0 Try again later"`` given instead of
     accepting, to the next ``fail_count`` messages (-1: to every message until changed).
-    ``delay``: seconds to wait before accepting each message (it is recorded even if the
-    client goes away meanwhile, as a real server that already has the data would).
+    ``delay``: seconds to wait before answering 250 to each message; the message is recorded
+    first, so a client killed while it waits has delivered it without knowing (the case
+    at-least-once delivery exists for).
     """
 
     def __init__(self, port: int | None = None) -> None:

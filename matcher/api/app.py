@@ -2,7 +2,9 @@
 
 ``create_app()`` builds the app over the configured store. On start it migrates and (when
 empty) seeds the database, then loads or rebuilds the vector indexes, so the first
-request is served from a ready engine. ``matcher serve`` runs it with uvicorn.
+request is served from a ready engine, and starts the e-mail notification sender (when
+``MATCHER_SMTP_URL`` is set), which it stops at shutdown. ``matcher serve`` runs it with
+uvicorn.
 """
 
 from __future__ import annotations
@@ -158,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from catalog.loaders import seed_store
         from matcher.services.matching import MatchingService, build_encoders
+        from matcher.services.notifications import NotificationSender
         from matcher.store.db import open_store
 
         store = open_store(settings)
@@ -175,9 +178,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Read at scrape time from a count kept when offerings change: no per-request work.
         app.state.metrics.offerings.set_function(lambda: matching.active_offerings)
         logger.info("serving %d offerings from %s", len(matching.offerings), settings.resolved_database_url)
+        # The e-mail sender: one thread per process, and one process sending at a time across
+        # workers (it holds the database lease "notifications").
+        sender = None
+        if settings.smtp_url is None:
+            logger.info("MATCHER_SMTP_URL is not set: e-mail notices wait in the outbox")
+        elif settings.notify_in_serve:
+            sender = NotificationSender(store.sessions, settings)
+            sender.start()
+        app.state.notifications = sender
         try:
             yield
         finally:
+            if sender is not None:
+                sender.stop()
             store.engine.dispose()
 
     app = FastAPI(
