@@ -368,6 +368,14 @@ class RecipientPage:
     notices: list[Outbox] = field(default_factory=list)
 
     @property
+    def organisation_scope(self) -> tuple[str, str] | None:
+        """("party", "KEN") or ("provider", "unep") for the organisation shown."""
+        if self.organisation is None:
+            return None
+        kind, _, identifier = self.organisation.label.partition(":")
+        return kind, identifier
+
+    @property
     def addresses(self) -> list[Address]:
         return [address for address in (self.key, self.organisation) if address is not None]
 
