@@ -601,6 +601,7 @@ def notify_run(
     Failed notices are retried 30 s, 1 min, 2 min, ... up to an hour apart, never dropped.
     Notices of recipients who chose a daily digest go out together at MATCHER_DIGEST_HOUR (UTC).
     """
+    import contextlib
     import signal
 
     from matcher.services.notifications import NotificationSender
@@ -630,10 +631,9 @@ def notify_run(
         err=True,
     )
     signal.signal(signal.SIGTERM, lambda *_: sender.stop())
-    try:
+    # Ctrl-C ends the loop, which gives the lease back on its way out.
+    with contextlib.suppress(KeyboardInterrupt):
         sender.run_until_stopped(on_report=lambda report: typer.echo(report.summary()))
-    except KeyboardInterrupt:
-        pass  # the loop gave the lease back on its way out
     err("stopped", err=True)
 
 
