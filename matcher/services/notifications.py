@@ -837,6 +837,14 @@ class NotificationSender:
     ):
         if settings.smtp_url is not None:
             SmtpTarget.parse(settings.smtp_url.get_secret_value())  # refuse a malformed URL at start
+        if settings.notify_lease_seconds < 2 * settings.smtp_timeout_seconds:
+            # A claim that runs out during a slow send lets another sender send the notice too.
+            logger.warning(
+                "MATCHER_NOTIFY_LEASE_SECONDS (%g) is under twice MATCHER_SMTP_TIMEOUT_SECONDS (%g): "
+                "a notice stuck in a slow send may be sent twice",
+                settings.notify_lease_seconds,
+                settings.smtp_timeout_seconds,
+            )
         self.sessions = session_factory
         self.settings = settings
         self.name = name or worker_name()
