@@ -186,7 +186,9 @@ def import_rows(session: Session, rows: Sequence[SourceRow], actor: str = "cli")
                 if existing is None:
                     # The first display text seen names the organisation; later rows keep their own text.
                     session.add(
-                        Provider(provider_id=provider_id, name=offering.provider, email=emails.get(provider_id))
+                        Provider(
+                            provider_id=provider_id, name=offering.provider, email=emails.get(provider_id)
+                        )
                     )
                     provider_counts.created += 1
                 elif provider_id in emails and existing.email != emails[provider_id]:

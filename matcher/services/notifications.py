@@ -42,8 +42,9 @@ notices wait.
 after ``MATCHER_DIGEST_HOUR`` (UTC), every digest row written before that hour goes out
 together. The digest has its own Message-ID, written on its rows (``digest_message_id``)
 before it is sent, so a digest resent after a crash keeps it; each row keeps its own
-``message_id`` too (never used on the wire for a digest row). Each row is marked sent when
-the digest is accepted. Turning the digest off releases the waiting rows as single notices.
+``message_id`` too (used only if the row is released to go out alone). Each row is marked
+sent when the digest is accepted. Turning the digest off releases the waiting rows as
+single notices.
 
 **One sender.** ``NotificationSender`` holds the named lease ``notifications``
 (``services/leases.py``) while it sends, so across the workers of ``matcher serve`` and a
@@ -176,8 +177,9 @@ def queue_notice(
 ) -> list[Outbox]:
     """Queue the e-mails of ``event`` in the caller's transaction and return the new rows.
 
-    Adds rows and nothing else (no commit, no flush of its own): the notices are committed,
-    or rolled back, with the event. What each event needs: ``need`` for ``need.received``,
+    Adds rows and nothing else (no commit, no flush of its own; its lookups autoflush the
+    caller's pending changes as any query does): the notices are committed, or rolled back,
+    with the event. What each event needs: ``need`` for ``need.received``,
     ``need.status`` (with ``details={"from": old, "to": new}``) and ``need.idle``
     (``details={"days": N}``, else the days since the need last changed); ``match`` for
     ``proposal.accepted``, ``proposal.introduced`` and ``need.fits_programme``; ``interest``
