@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from catalog.files import ImportRejected as ImportRejected  # re-exported: callers import it from here
 from catalog.files import RawRow, RowError, SourceRow, read_sources
@@ -118,7 +118,8 @@ def _party_values(row: PartyRow) -> dict[str, Any]:
 
 
 def _offering_values(row: OfferingRow) -> dict[str, Any]:
-    return row.model_dump()
+    """The offering's own columns (``provider_email`` belongs to the provider)."""
+    return row.model_dump(exclude={"provider_email"})
 
 
 def _need_values(row: NeedRow) -> dict[str, Any]:
@@ -170,15 +171,29 @@ def import_rows(session: Session, rows: Sequence[SourceRow], actor: str = "cli")
     if offerings:
         provider_counts = report.counts.setdefault("providers", EntityCounts())
         offering_counts = report.counts.setdefault("offerings", EntityCounts())
+        # The last non-empty provider_email of the batch is the provider's address.
+        emails = {
+            offering.provider_id or slugify(offering.provider): offering.provider_email
+            for offering in offerings
+            if offering.provider_email
+        }
         seen_providers: set[str] = set()
         for offering in offerings:
             provider_id = offering.provider_id or slugify(offering.provider)  # the row's validator fills it
             if provider_id not in seen_providers:
                 seen_providers.add(provider_id)
-                if session.get(Provider, provider_id) is None:
+                existing = session.get(Provider, provider_id)
+                if existing is None:
                     # The first display text seen names the organisation; later rows keep their own text.
-                    session.add(Provider(provider_id=provider_id, name=offering.provider))
+                    session.add(
+                        Provider(
+                            provider_id=provider_id, name=offering.provider, email=emails.get(provider_id)
+                        )
+                    )
                     provider_counts.created += 1
+                elif provider_id in emails and existing.email != emails[provider_id]:
+                    existing.email = emails[provider_id]
+                    provider_counts.updated += 1
                 else:
                     provider_counts.unchanged += 1
             _upsert(session, Offering, offering.id, _offering_values(offering), offering_counts)
@@ -245,9 +260,11 @@ def export_records(session: Session, kind: Kind) -> list[dict[str, Any]]:
             for party in session.scalars(select(Party).order_by(Party.iso3))
         ]
     if kind == "offerings":
+        query = select(Offering).options(selectinload(Offering.provider_ref)).order_by(Offering.id)
+        # ``Offering.provider_email`` reads the provider's address, so each row carries it.
         return [
             OfferingRow.model_validate(offering, from_attributes=True).to_record()
-            for offering in session.scalars(select(Offering).order_by(Offering.id))
+            for offering in session.scalars(query)
         ]
     records = []
     for need in session.scalars(select(Need).order_by(Need.id)):

@@ -14,6 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from matcher.addresses import EmailAddress
 from matcher.taxonomy import NEED_STATUSES, PARTY_STATUSES, PROVIDER_KINDS, load_taxonomy
 
 Kind = Literal["parties", "offerings", "needs"]
@@ -74,6 +75,7 @@ class PartyRow(InterchangeRow):
     status: str
     ldc: bool = False
     sids: bool = False
+    email: EmailAddress | None = None
 
     @field_validator("un_region")
     @classmethod
@@ -118,6 +120,8 @@ class OfferingRow(InterchangeRow):
     capacity: Annotated[int, Field(ge=0)] | None = None
     contact: str | None = None
     how_to_apply: str | None = None
+    # Kept on the provider: the last non-empty value of an import wins, an empty one changes nothing.
+    provider_email: EmailAddress | None = None
 
     _null_lists = field_validator(*list_fields, mode="before")(_none_to_empty)
 

@@ -43,6 +43,8 @@ app.add_typer(index_app, name="index")
 app.add_typer(keys_app, name="keys")
 app.add_typer(match_app, name="match")
 app.add_typer(lifecycle_app, name="lifecycle")
+notify_app = typer.Typer(help="E-mail notices: deliver the outbox over SMTP.", no_args_is_help=True)
+app.add_typer(notify_app, name="notify")
 
 err = typer.echo
 
@@ -198,6 +200,7 @@ def _matching_service(settings: Settings) -> MatchingService:
         index_dir=settings.index_dir,
         weights=settings.ranking,
         proposals_per_need=settings.proposals_per_need,
+        fit_threshold=settings.donor_min_score,
     )
 
 
@@ -544,6 +547,12 @@ def keys_create(
         str | None, typer.Option("--provider", help="provider_id (provider keys only).")
     ] = None,
     label: Annotated[str | None, typer.Option("--label", help="A note: whose key this is.")] = None,
+    email: Annotated[
+        str | None,
+        typer.Option(
+            "--email", help="The key holder's e-mail address: notices for its role and scope go there."
+        ),
+    ] = None,
 ) -> None:
     """Create an API key. Prints the key id, then the key itself alone on the last line.
 
@@ -555,7 +564,7 @@ def keys_create(
     store = open_store()
     try:
         with session_scope(store.sessions) as session:
-            new = create_key(session, role, party=party, provider=provider, label=label)
+            new = create_key(session, role, party=party, provider=provider, label=label, email=email)
     except ServiceError as problem:
         err(f"error: {problem.message}", err=True)
         raise typer.Exit(code=2) from None
@@ -585,7 +594,7 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (not the 
 
 @keys_app.command("list")
 def keys_list() -> None:
-    """Key ids, roles, scopes and state; never the keys."""
+    """Key ids, roles, scopes, state, labels and e-mail addresses; never the keys."""
     from matcher.services.access import list_keys
 
     store = open_store()
@@ -594,11 +603,74 @@ def keys_list() -> None:
         if not keys:
             typer.echo("no keys yet: create one with `matcher keys create --role admin`")
             return
-        typer.echo("id\trole\tscope\tstate\tlabel")
+        typer.echo("id\trole\tscope\tstate\tlabel\temail")
         for key in keys:
             scope = key.party_iso3 or key.provider_id or "-"
             state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
-            typer.echo(f"{key.id}\t{key.role}\t{scope}\t{state}\t{key.label or ''}")
+            typer.echo(f"{key.id}\t{key.role}\t{scope}\t{state}\t{key.label or ''}\t{key.email or ''}")
+
+
+# --------------------------------------------------------------------------- notify
+
+
+@notify_app.command("run")
+def notify_run(
+    once: Annotated[
+        bool,
+        typer.Option(
+            "--once", help="Deliver everything due now, print one summary line and exit (for cron)."
+        ),
+    ] = False,
+) -> None:
+    """Deliver the queued e-mail notices through MATCHER_SMTP_URL.
+
+    Without --once it keeps running, looking for due notices every
+    MATCHER_NOTIFY_POLL_SECONDS, until Ctrl-C or SIGTERM, and prints a summary line after
+    each pass that sent or failed something. With --once it delivers what is due and prints
+    `notices: N sent, N failed, N waiting`; it exits 1 when the SMTP server could not be
+    reached, else 0.
+
+    Only one process sends at a time (the database lease "notifications", also held by the
+    sender inside `matcher serve`): a run that finds another sender at work says so and
+    sends nothing. Delivery is at least once: a notice is marked sent only after the server
+    accepted it, and one interrupted in between is sent again with the same Message-ID.
+    Failed notices are retried 30 s, 1 min, 2 min, ... up to an hour apart, never dropped.
+    Notices of recipients who chose a daily digest go out together at MATCHER_DIGEST_HOUR (UTC).
+    """
+    import contextlib
+    import signal
+
+    from matcher.services.notifications import NotificationSender
+
+    settings = get_settings()
+    store = open_store()
+    try:
+        sender = NotificationSender(store.sessions, settings)
+    except ValueError as problem:
+        err(f"error: {problem}", err=True)
+        raise typer.Exit(code=2) from None
+    if once:
+        report = sender.drain()
+        typer.echo(report.summary())
+        raise typer.Exit(code=1 if report.error else 0)
+    if settings.smtp_url is None:
+        err(
+            "error: MATCHER_SMTP_URL is not set, so there is nowhere to send; notices wait in the outbox",
+            err=True,
+        )
+        raise typer.Exit(code=2)
+    from matcher.services.mail import masked_url
+
+    err(
+        f"sending notices through {masked_url(settings.smtp_url.get_secret_value())} every "
+        f"{settings.notify_poll_seconds:g} s (Ctrl-C to stop)",
+        err=True,
+    )
+    signal.signal(signal.SIGTERM, lambda *_: sender.stop())
+    # Ctrl-C ends the loop, which gives the lease back on its way out.
+    with contextlib.suppress(KeyboardInterrupt):
+        sender.run_until_stopped(on_report=lambda report: typer.echo(report.summary()))
+    err("stopped", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

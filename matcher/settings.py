@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from matcher.engine.weights import RankingWeights
@@ -80,6 +80,48 @@ class Settings(BaseSettings):
         default=60,
         description="Unmet-needs report: an open need with no accepted proposal this many days after "
         "it was filed counts as unmet.",
+    )
+
+    public_url: str | None = Field(
+        default=None,
+        description="The public address of the workbench, e.g. https://match.example.org. Links in e-mail "
+        "notices are made absolute with it; unset, they stay paths such as /needs/ID.",
+    )
+    smtp_url: SecretStr | None = Field(
+        default=None,
+        description="Where e-mail notices are sent: smtp://host:port, smtps://host:port (TLS from the "
+        "start) or smtp+starttls://host:port, optionally with user:password@ (percent-encoded). Unset: "
+        "nothing is sent and notices wait in the outbox.",
+    )
+    mail_from: str = Field(
+        default="Minamata Match <no-reply@localhost>",
+        description="The From header of e-mail notices (its address is also the envelope sender, and its "
+        "domain names the Message-IDs when it has a dot).",
+    )
+    digest_hour: int = Field(
+        default=7,
+        ge=0,
+        le=23,
+        description="Hour (UTC) from which each day's digest goes out to recipients who chose a daily digest.",
+    )
+    notify_poll_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often the notification sender looks for notices to deliver.",
+    )
+    notify_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long the sender's lease (one sending process across workers) and its claim on a "
+        "notice last without renewal: a sender that dies is replaced after at most this long.",
+    )
+    smtp_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Timeout of each SMTP connection and command."
+    )
+    notify_in_serve: bool = Field(
+        default=True,
+        description="Run the notification sender inside `matcher serve` (false when only "
+        "`matcher notify run` from cron sends).",
     )
 
     @property

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from matcher.settings import get_settings
 from matcher.store.db import create_db_engine, make_session_factory, upgrade
+from tests.smtp import SmtpServer
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -94,3 +95,12 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on a free localhost port, collecting what it accepts;
+    ``smtp_server.url`` is the value for ``MATCHER_SMTP_URL`` (see ``tests/smtp.py``)."""
+    server = SmtpServer().start()
+    yield server
+    server.stop()

@@ -2,7 +2,9 @@
 
 ``create_app()`` builds the app over the configured store. On start it migrates and (when
 empty) seeds the database, then loads or rebuilds the vector indexes, so the first
-request is served from a ready engine. ``matcher serve`` runs it with uvicorn.
+request is served from a ready engine, and starts the e-mail notification sender (when
+``MATCHER_SMTP_URL`` is set), which it stops at shutdown. ``matcher serve`` runs it with
+uvicorn.
 """
 
 from __future__ import annotations
@@ -160,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from matcher.services.automatic import JobRunner
         from matcher.services.lifecycle import daily_pass
         from matcher.services.matching import MatchingService, build_encoders
+        from matcher.services.notifications import NotificationSender
         from matcher.services.reference import party_names
         from matcher.store.db import open_store
 
@@ -170,6 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             index_dir=settings.index_dir,
             weights=settings.ranking,
             proposals_per_need=settings.proposals_per_need,
+            fit_threshold=settings.donor_min_score,
         )
         with session_scope(store.sessions) as session:
             matching.load(session)
@@ -193,10 +197,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Read at scrape time from a count kept when offerings change: no per-request work.
         app.state.metrics.offerings.set_function(lambda: matching.active_offerings)
         logger.info("serving %d offerings from %s", len(matching.offerings), settings.resolved_database_url)
+        # The e-mail sender: one thread per process, and one process sending at a time across
+        # workers (it holds the database lease "notifications").
+        sender = None
+        if settings.smtp_url is None:
+            logger.info("MATCHER_SMTP_URL is not set: e-mail notices wait in the outbox")
+        elif settings.notify_in_serve:
+            sender = NotificationSender(store.sessions, settings)
+            sender.start()
+        app.state.notifications = sender
         try:
             yield
         finally:
             runner.stop()
+            if sender is not None:
+                sender.stop()
             store.engine.dispose()
 
     app = FastAPI(

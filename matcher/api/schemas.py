@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from matcher.addresses import EmailAddress
 from matcher.taxonomy import NEED_STATUSES, PARTY_STATUSES, PROVIDER_KINDS, UN_LANGUAGES, load_taxonomy
 
 _TAXONOMY = load_taxonomy()
@@ -152,6 +153,11 @@ class OfferingFields(Strict):
         None,
         description="How a Party applies, shown with the application window once a proposal is accepted.",
     )
+    provider_email: EmailAddress | None = Field(
+        None,
+        description="Where the provider's notices go. Kept on the provider, so it is shared by all its "
+        "offerings; null clears it.",
+    )
 
 
 class OfferingCreate(OfferingFields):
@@ -206,6 +212,7 @@ class OfferingOut(BaseModel):
     capacity: int | None
     contact: str | None
     how_to_apply: str | None
+    provider_email: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -256,13 +263,23 @@ class PartyPage(PageFields):
 
 class KeyCreate(Strict):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"role": "party", "party": "SEN", "label": "Senegal focal point"}]}
+        json_schema_extra={
+            "examples": [
+                {
+                    "role": "party",
+                    "party": "SEN",
+                    "label": "Senegal focal point",
+                    "email": "focal.point@environnement.gouv.sn",
+                }
+            ]
+        }
     )
 
     role: Literal["party", "provider", "secretariat", "admin"]
     party: Iso3 | None = None
     provider: ProviderId | None = None
     label: Annotated[str, StringConstraints(max_length=200)] | None = None
+    email: EmailAddress | None = Field(None, description="The key holder's address for notices.")
 
 
 class KeyOut(BaseModel):
@@ -271,6 +288,7 @@ class KeyOut(BaseModel):
     party: str | None
     provider: str | None
     label: str | None
+    email: str | None
     created_at: dt.datetime
     revoked_at: dt.datetime | None
 

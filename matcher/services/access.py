@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from matcher.addresses import optional_email
 from matcher.services.paging import Page, paginate
 from matcher.store.models import ApiKey, AuditEvent, Party, utcnow
 from matcher.taxonomy import API_ROLES
@@ -181,11 +182,14 @@ def create_key(
     party: str | None = None,
     provider: str | None = None,
     label: str | None = None,
+    email: str | None = None,
     actor: Principal = SYSTEM,
 ) -> NewKey:
     """Create a key; the secret is returned once and only its digest is stored. Only an
-    admin (the CLI acts as ``SYSTEM``, an admin) creates keys."""
+    admin (the CLI acts as ``SYSTEM``, an admin) creates keys. ``email`` is the holder's
+    address for notices (checked, stored lower-cased)."""
     require_admin(actor)
+    email = _checked_email(email)
     if role not in API_ROLES:
         raise Invalid(f"unknown role {role!r}; allowed: {', '.join(API_ROLES)}")
     if (role == "party") != (party is not None):
@@ -209,6 +213,7 @@ def create_key(
             provider_id=provider,
             secret_sha256=_digest(full),
             label=label,
+            email=email,
         )
     )
     audit(
@@ -217,9 +222,40 @@ def create_key(
         "key.create",
         "api_key",
         key_id,
-        after={"role": role, "party": party, "provider": provider},
+        after={"role": role, "party": party, "provider": provider, "email": email},
     )
     return NewKey(key_id, full)
+
+
+def _checked_email(text: str | None) -> str | None:
+    try:
+        return optional_email(text)
+    except ValueError as problem:
+        raise Invalid(str(problem), [{"loc": "body.email", "message": str(problem)}]) from None
+
+
+def set_key_email(session: Session, principal: Principal, key_id: str, email: str | None) -> ApiKey:
+    """Set (or, with None or blank text, clear) the notification address of key ``key_id``.
+    A key holder changes its own key's address; an admin changes any. In the caller's
+    transaction, audited."""
+    if principal.key_id != key_id:
+        require_admin(principal)
+    key = session.get(ApiKey, key_id)
+    if key is None or key.revoked_at is not None:
+        raise NotFound(f"no active key {key_id!r}")
+    address = _checked_email(email)
+    if address != key.email:
+        audit(
+            session,
+            principal,
+            "key.email",
+            "api_key",
+            key_id,
+            before={"email": key.email},
+            after={"email": address},
+        )
+        key.email = address
+    return key
 
 
 def revoke_key(session: Session, key_id: str, actor: Principal = SYSTEM) -> ApiKey:
@@ -254,6 +290,7 @@ def key_record(key: ApiKey) -> dict[str, Any]:
         "party": key.party_iso3,
         "provider": key.provider_id,
         "label": key.label,
+        "email": key.email,
         "created_at": key.created_at,
         "revoked_at": key.revoked_at,
     }

@@ -56,7 +56,9 @@ def rematch_need(session: Session, matching: MatchingService, need_id: str) -> N
     need = session.get(Need, need_id)
     if need is None or need.status not in OPEN_NEED_STATUSES:
         return
-    report = match_need(session, matching, SYSTEM, need, k=matching.proposals_per_need)
+    report = match_need(
+        session, matching, SYSTEM, need, k=matching.proposals_per_need, fit_threshold=matching.fit_threshold
+    )
     if report.added or report.dropped:
         audit(session, SYSTEM, "matching.auto", "need", need.id, after=report.as_dict())
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from matcher.services.access import Conflict, Forbidden, NotFound, Principal, audit, require_staff
 from matcher.services.needs import get_need
+from matcher.services.notifications import queue_notice
 from matcher.services.offerings import get_offering
 from matcher.store.models import Interest
 from matcher.taxonomy import OPEN_NEED_STATUSES
@@ -45,6 +46,7 @@ def express_interest(
         session.add(interest)
         session.flush()
         audit(session, principal, "interest.create", "need", need.id, after=interest_record(interest))
+        queue_notice(session, "interest.expressed", interest=interest)
     elif interest.note != clean:
         before = interest_record(interest)
         interest.note = clean

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from matcher.services.access import SYSTEM, Conflict, Forbidden, Principal, audit
 from matcher.services.needs import get_need
+from matcher.services.notifications import queue_notice
 from matcher.services.review import close_undecided
 from matcher.store.models import Match, Need, Offering, WorkerLease, utcnow
 from matcher.taxonomy import OPEN_NEED_STATUSES
@@ -90,7 +91,7 @@ def run_lifecycle(
                     need.id,
                     after={"idle_since": need.updated_at.isoformat()},
                 )
-                _notify(session, "need.idle", need)
+                queue_notice(session, "need.idle", need=need, details={"days": reconfirm_after_days})
                 report.asked_to_reconfirm += 1
         elif need.reconfirm_requested_at <= asked_before:
             before = need.status
@@ -104,7 +105,7 @@ def run_lifecycle(
                 before={"status": before},
                 after={"status": "closed", "reason": "not reconfirmed"},
             )
-            _notify(session, "need.status", need, {"from": before, "to": "closed"})
+            queue_notice(session, "need.status", need=need, details={"from": before, "to": "closed"})
             undecided = list(
                 session.scalars(select(Match).where(Match.need_id == need.id, Match.state == "proposed"))
             )
@@ -142,7 +143,3 @@ def claim_day(session: Session, day: dt.date) -> bool:
         session.rollback()
         return False
     return True
-
-
-def _notify(session: Session, event: str, need: Need, details: dict[str, str] | None = None) -> None:
-    """Queue the Party's notice (the outbox; see ``matcher.services.notifications``)."""

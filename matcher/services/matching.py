@@ -242,6 +242,7 @@ class MatchingService:
         index_dir: Path,
         weights: RankingWeights | None = None,
         proposals_per_need: int = 10,
+        fit_threshold: float | None = None,
     ) -> None:
         # One OpenMP thread: on 2 cores faiss single-query search ran 2-25x slower with two
         # threads than with one (measured; see matcher/embeddings/index.py).
@@ -250,6 +251,8 @@ class MatchingService:
         self.encoders = dict(encoders)
         self.weights = weights or RankingWeights()
         self.proposals_per_need = proposals_per_need  # what automatic matching keeps per need
+        # A new proposal scoring this much tells its provider a need fits (None: never).
+        self.fit_threshold = fit_threshold
         self.taxonomy = load_taxonomy()
         self.indexes = RowIndexes(directory=index_dir, encoders=self.encoders, kind="offerings")
         self.offerings: list[OfferingProfile] = []

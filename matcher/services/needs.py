@@ -20,6 +20,7 @@ from matcher.engine.understanding import Coaching, Reading, default_reader
 from matcher.services import automatic
 from matcher.services.access import Conflict, Forbidden, Invalid, NotFound, Principal, audit, plain
 from matcher.services.matching import MatchingService, need_profile
+from matcher.services.notifications import queue_notice
 from matcher.services.paging import Page, paginate
 from matcher.services.queries import about_assistance_type, about_sector
 from matcher.services.review import close_undecided
@@ -159,6 +160,7 @@ def create_need(
     session.add(need)
     session.flush()
     audit(session, principal, "need.create", "need", need.id, after=snapshot(need))
+    queue_notice(session, "need.received", need=need)
     _commit_and_reflect(session, matching, need)
     return need
 
@@ -236,6 +238,7 @@ def withdraw_need(
         after={"status": "withdrawn", "reason": need.withdraw_reason},
     )
     close_undecided(session, principal, _proposals_of(session, need), "need_withdrawn")
+    queue_notice(session, "need.status", need=need, details={"from": before, "to": "withdrawn"})
     _commit_and_reflect(session, matching, need)
     return need
 

@@ -4,7 +4,10 @@ deleted: deactivation is ``active: false``.
 
 Only the secretariat vouches for an offering: one a provider creates starts
 ``verified: false`` (demoted in rankings and flagged) until the secretariat sets it, and
-a provider cannot set the flag itself."""
+a provider cannot set the flag itself.
+
+``provider_email``, where the provider's notices go, is read and written with an offering
+but kept on the provider, so every offering of one provider shows the same address."""
 
 from __future__ import annotations
 
@@ -14,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
+from matcher.addresses import optional_email
 from matcher.services import automatic
 from matcher.services.access import (
     Conflict,
@@ -89,7 +93,7 @@ class OfferingFilters:
 def list_offerings(
     session: Session, principal: Principal, filters: OfferingFilters, *, limit: int, offset: int
 ) -> Page[Offering]:
-    query = select(Offering)
+    query = select(Offering).options(selectinload(Offering.provider_ref))  # provider_email, no query per row
     if not filters.include_inactive:
         query = query.where(Offering.active.is_(True))
     if filters.provider_id:
@@ -110,7 +114,16 @@ def snapshot(offering: Offering) -> dict[str, Any]:
     return {
         "provider_id": offering.provider_id,
         **{name: plain(getattr(offering, name)) for name in EDITABLE},
+        "provider_email": offering.provider_email,
     }
+
+
+def _checked_provider_email(value: Any) -> str | None:
+    """A provider address from the API or a form: checked and lower-cased (None clears it)."""
+    try:
+        return optional_email(value)
+    except ValueError as problem:
+        raise Invalid(str(problem), [{"loc": "body.provider_email", "message": str(problem)}]) from None
 
 
 def _check_ranges(offering: Offering) -> None:
@@ -181,8 +194,13 @@ def create_offering(
                 [{"loc": "body.verified", "message": "leave it out: new offerings start unverified"}],
             )
         data = {**data, "verified": False}
-    if session.get(Provider, provider_id) is None:
-        session.add(Provider(provider_id=provider_id, name=data["provider"]))
+    provider_email = _checked_provider_email(data.get("provider_email"))
+    provider = session.get(Provider, provider_id)
+    if provider is None:
+        provider = Provider(provider_id=provider_id, name=data["provider"])
+        session.add(provider)
+    if provider_email is not None:  # a new offering without an address leaves the provider's as it is
+        provider.email = provider_email
     offering = Offering(id=f"off-{secrets.token_hex(6)}", provider_id=provider_id)
     for name in EDITABLE:
         if name in data and data[name] is not None:
@@ -220,6 +238,9 @@ def update_offering(
         )
     before = snapshot(offering)
     for name, value in changes.items():
+        if name == "provider_email":
+            offering.provider_ref.email = _checked_provider_email(value)
+            continue
         if name not in EDITABLE:
             raise Invalid(
                 f"{name} cannot be changed here", [{"loc": f"body.{name}", "message": "not editable"}]
@@ -309,6 +330,7 @@ def offering_record(offering: Offering) -> dict[str, Any]:
         "id": offering.id,
         "provider_id": offering.provider_id,
         **{name: getattr(offering, name) for name in EDITABLE},
+        "provider_email": offering.provider_email,
         "created_at": offering.created_at,
         "updated_at": offering.updated_at,
     }

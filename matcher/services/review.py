@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from matcher.services.access import Conflict, Invalid, NotFound, Principal, audit, require_staff
 from matcher.services.matching import MatchingService, need_profile, party_profile
+from matcher.services.notifications import queue_notice
 from matcher.services.paging import Page, paginate
 from matcher.services.queries import about_sector
 from matcher.store.models import AuditEvent, Match, Need, Offering, Party, utcnow
@@ -46,6 +47,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 DECIDED = ("accepted", "rejected", "introduced")
 VISIBLE_TO_OWNERS = ("accepted", "introduced")
 ACTIONS = {"accepted": "match.accept", "rejected": "match.reject", "introduced": "match.introduce"}
+NOTICES = {"accepted": "proposal.accepted", "introduced": "proposal.introduced"}
 # Parts of an explanation that quote the need's own words: kept from providers when the
 # need is confidential.
 QUOTES_NEED = ("sentence_pair", "matched_terms")
@@ -105,7 +107,16 @@ def run_matching(
         raise Invalid("k must be between 1 and 100", [{"loc": "body.k", "message": "between 1 and 100"}])
     report = RunReport()
     for need in _needs_for_run(session, filters):
-        match_need(session, service, principal, need, k=filters.k, today=today, report=report)
+        match_need(
+            session,
+            service,
+            principal,
+            need,
+            k=filters.k,
+            today=today,
+            report=report,
+            fit_threshold=service.fit_threshold,
+        )
     audit(
         session,
         principal,
@@ -127,6 +138,7 @@ def match_need(
     k: int,
     today: dt.date | None = None,
     report: RunReport | None = None,
+    fit_threshold: float | None = None,
 ) -> RunReport:
     """Bring one open need's proposals up to date with its current ranking (the run rules):
 
@@ -136,7 +148,9 @@ def match_need(
       gets its new score and rank, one that fell out is dropped (audited);
     * a ``closed`` pairing (its offering was deactivated, say) that ranks again is reopened.
 
-    Works in the caller's transaction; ``report`` (or a new one) counts what happened."""
+    Works in the caller's transaction; ``report`` (or a new one) counts what happened. A new
+    proposal scoring at least ``fit_threshold`` (when given) tells the programme's provider
+    that a need fits it (``need.fits_programme``)."""
     report = report if report is not None else RunReport()
     report.needs += 1
     report.need_ids.append(need.id)
@@ -165,8 +179,12 @@ def match_need(
             "engine_version": ranking.engine_version,
         }
         if current is None:
-            session.add(Match(need_id=need.id, offering_id=item.offering.id, state="proposed", **values))
+            proposal = Match(need_id=need.id, offering_id=item.offering.id, state="proposed", **values)
+            session.add(proposal)
             report.added += 1
+            if fit_threshold is not None and item.score >= fit_threshold:
+                session.flush()
+                queue_notice(session, "need.fits_programme", match=proposal)
             continue
         if current.state == "closed":
             before = _snapshot(current)
@@ -413,6 +431,8 @@ def _move(
         )
     session.flush()
     audit(session, principal, ACTIONS[target], "match", str(match.id), before=before, after=_snapshot(match))
+    if target in NOTICES:
+        queue_notice(session, NOTICES[target], match=match)
     return match
 
 

@@ -91,6 +91,8 @@ class Party(Base):
     status: Mapped[str] = mapped_column(String(16))
     ldc: Mapped[bool] = mapped_column(Boolean, default=False)
     sids: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where the Party's notices go (besides the e-mails of its keys); lower-cased.
+    email: Mapped[str | None] = mapped_column(String(320))
 
 
 class Provider(Base):
@@ -100,6 +102,8 @@ class Provider(Base):
 
     provider_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     name: Mapped[str] = mapped_column(String(300))
+    # Where the provider's notices go (besides the e-mails of its keys); lower-cased.
+    email: Mapped[str | None] = mapped_column(String(320))
 
     offerings: Mapped[list[Offering]] = relationship(back_populates="provider_ref")
 
@@ -140,6 +144,12 @@ class Offering(Timestamped, Base):
     how_to_apply: Mapped[str | None] = mapped_column(Text)
 
     provider_ref: Mapped[Provider] = relationship(back_populates="offerings")
+
+    @property
+    def provider_email(self) -> str | None:
+        """The provider's notification address: kept on the provider, shared by its offerings
+        (the interchange format and the API carry it on each offering as ``provider_email``)."""
+        return self.provider_ref.email if self.provider_ref is not None else None
 
 
 class Need(Timestamped, Base):
@@ -268,6 +278,58 @@ class WorkerLease(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+class Outbox(Base):
+    """One e-mail notice to one recipient, written in the same transaction as the event that
+    caused it (``matcher.services.notifications.queue_notice``) and delivered later by the
+    sender, at least once.
+
+    ``message_id`` is fixed when the row is written, so a notice sent again after a crash
+    carries the same Message-ID. A notice held for the recipient's daily digest
+    (``digest``) never goes out on its own: it is marked sent when the digest that carries
+    it is accepted, and ``digest_message_id`` names that digest. ``claimed_by`` and
+    ``claimed_until`` are a claim lease like ``Job``'s: a sender that dies lets it run out.
+    ``attempts`` counts claims; ``deliver_after`` is when the next one may start (pushed
+    back after a failure). ``need_id`` and ``match_id`` are plain references, kept when a
+    proposal is later dropped."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_pending", "sent_at", "deliver_after"),
+        Index("ix_outbox_recipient_label", "recipient_label", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event: Mapped[str] = mapped_column(String(40))
+    recipient: Mapped[str] = mapped_column(String(320), index=True)
+    recipient_label: Mapped[str] = mapped_column(String(120))
+    language: Mapped[str] = mapped_column(String(8))
+    subject: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deliver_after: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    digest: Mapped[bool] = mapped_column(Boolean, default=False)
+    digest_message_id: Mapped[str | None] = mapped_column(String(255))
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    need_id: Mapped[str | None] = mapped_column(String(200))
+    match_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class NotificationPreference(Base):
+    """How one address wants its notices: each at once (no row, or ``digest`` false) or
+    gathered into one daily digest."""
+
+    __tablename__ = "notification_preferences"
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    digest: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
 class AuditEvent(Base):
     """Append-only record of who did what. Updates and deletes are refused by the
     ORM (below) and by database triggers (see the migration)."""
@@ -308,6 +370,8 @@ class ApiKey(Base):
     label: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The key holder's own address for notices (set by the holder or an admin); lower-cased.
+    email: Mapped[str | None] = mapped_column(String(320))
 
 
 class CachedEmbedding(Base):

@@ -65,7 +65,7 @@ def test_bad_row_exits_non_zero_and_changes_nothing(tmp_path: Path) -> None:
 def test_any_command_works_first_on_a_fresh_folder(tmp_path: Path) -> None:
     exported = run("catalog", "export", "--kind", "parties", "--format", "csv", data_dir=tmp_path / "new")
     lines = exported.stdout.splitlines()
-    assert lines[0] == "iso3,name_en,name_fr,name_es,un_region,status,ldc,sids"
+    assert lines[0] == "iso3,name_en,name_fr,name_es,un_region,status,ldc,sids,email"
     assert len(lines) == 1 + 193
 
 

@@ -28,7 +28,13 @@ def get_keys(session: SessionDep, principal: PrincipalDep) -> Any:
 )
 def post_key(body: KeyCreate, session: SessionDep, principal: PrincipalDep) -> Any:
     new = access.create_key(
-        session, body.role, party=body.party, provider=body.provider, label=body.label, actor=principal
+        session,
+        body.role,
+        party=body.party,
+        provider=body.provider,
+        label=body.label,
+        email=body.email,
+        actor=principal,
     )
     session.commit()
     return {**access.key_record(access.get_key(session, new.key_id, principal)), "key": new.key}

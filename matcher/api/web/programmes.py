@@ -123,6 +123,7 @@ def save_programme(
     capacity: str = Form(""),
     contact: str = Form(""),
     how_to_apply: str = Form(""),
+    provider_email: str = Form(""),
 ) -> Response:
     """Create or change a programme: every field of the interchange format but the
     secretariat's own (``verified``)."""
@@ -143,6 +144,8 @@ def save_programme(
         "provider_kind": provider_kind if provider_kind in PROVIDER_KINDS else None,
         "contact": contact.strip() or None,
         "how_to_apply": how_to_apply.strip() or None,
+        # Checked by the service; an empty field clears the provider's address.
+        "provider_email": provider_email.strip() or None,
     }
     errors: list[str] = []
     for name, text in (("opens", opens), ("closes", closes)):
