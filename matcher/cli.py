@@ -186,7 +186,8 @@ def _check_kind(kind: str | None) -> Kind | None:
 
 
 def _matching_service(settings: Settings) -> MatchingService:
-    from matcher.services.matching import MatchingService, build_encoders
+    from matcher.embeddings.encoders import build_encoders
+    from matcher.services.matching import MatchingService
 
     encoders = build_encoders(settings.multilingual_encoder, settings.english_encoder)
     return MatchingService(encoders=encoders, index_dir=settings.index_dir, weights=settings.ranking)
@@ -417,7 +418,7 @@ def bench(
     from tqdm import tqdm
 
     from evaluation.bench import BenchConfig, run_bench, targets, write_report
-    from matcher.services.matching import build_encoders
+    from matcher.embeddings.encoders import build_encoders
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per load-test request otherwise
     settings = get_settings()

@@ -59,6 +59,7 @@ from typing import Any
 
 import numpy as np
 
+from matcher.embeddings.encoders import ENGLISH, MULTILINGUAL
 from matcher.embeddings.index import VectorIndex
 from matcher.engine.domain import NeedProfile, OfferingProfile, PartyProfile
 from matcher.engine.eligibility import CONSTRAINTS
@@ -68,8 +69,6 @@ from matcher.engine.weights import RankingWeights
 from matcher.taxonomy import PARTY_STATUSES, UN_LANGUAGES, Taxonomy
 
 ENGINE_VERSION = "hybrid-2"
-MULTILINGUAL = "multilingual"
-ENGLISH = "english"
 SENTENCES = "sentences"  # need_vectors key: one row per need sentence, multilingual encoder
 STATED_STRENGTH = 3.0
 COMMON_TERM_SHARE = 0.3

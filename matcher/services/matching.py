@@ -26,12 +26,12 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matcher.embeddings.encoders import Encoder, build_encoder
+from matcher.embeddings.encoders import Encoder
+from matcher.embeddings.encoders import build_encoders as build_encoders  # the app imports it from here
 from matcher.embeddings.index import IndexLoadError, VectorIndex, fingerprint_rows
 from matcher.engine.domain import NeedProfile, OfferingProfile, PartyProfile
 from matcher.engine.eligibility import failed_constraint
 from matcher.engine.ranking import (
-    ENGLISH,
     MULTILINGUAL,
     SENTENCES,
     Ranking,
@@ -55,16 +55,6 @@ NEED_DEPTH = 500  # open needs scored in full by the donor view; more are presel
 
 def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def build_encoders(multilingual: str, english: str) -> dict[str, Encoder]:
-    """Encoders by role from their config strings; an empty string turns a role off."""
-    encoders: dict[str, Encoder] = {}
-    if multilingual:
-        encoders[MULTILINGUAL] = build_encoder(multilingual)
-    if english:
-        encoders[ENGLISH] = build_encoder(english)
-    return encoders
 
 
 def embed_cached(
