@@ -159,7 +159,8 @@ def catalog_export(
     from catalog.loaders import export_records, format_records
 
     checked_kind = _check_kind(kind)
-    assert checked_kind is not None
+    if checked_kind is None:  # --kind is required, so only a missing value gets here
+        raise typer.BadParameter("give one of: parties, offerings, needs", param_hint="--kind")
     if file_format not in ("jsonl", "csv"):
         raise typer.BadParameter("use jsonl or csv", param_hint="--format")
     store = open_store()
@@ -286,12 +287,13 @@ def rank(
             reader = default_reader()
             for need_id in tqdm(order, desc="ranking needs", file=sys.stderr, disable=None):
                 need = session.get(Need, need_id)
-                assert need is not None
-                party = session.get(Party, need.party_iso3)
-                assert party is not None
-                profile = need_profile(need)
-                ranking = service.rank_need(session, profile, party_profile(party), k=k)
-                coaching = reader.assess(profile, ranking.evidence, [item.score for item in ranking.results])
+                party = session.get(Party, need.party_iso3) if need is not None else None
+                if need is None or party is None:
+                    # The import above wrote both in this very store: a miss is a bug, not bad input.
+                    raise RuntimeError(f"need {need_id!r} or its Party is missing from the temporary store")
+                query = service.prepare(need_profile(need))
+                ranking = service.rank_need(session, query, party_profile(party), k=k)
+                coaching = reader.assess(query, scores=[item.score for item in ranking.results])
                 lines.append(
                     json.dumps(
                         {

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.loaders import bundled_catalog_files, load_files
-from matcher.embeddings.encoders import FakeEncoder
-from matcher.engine.ranking import ENGLISH, MULTILINGUAL, vector_id
+from matcher.embeddings.encoders import ENGLISH, MULTILINGUAL, FakeEncoder
+from matcher.embeddings.index import vector_id
 from matcher.services.matching import MatchingService, embed_cached, need_profile, party_profile
 from matcher.store.db import session_scope
 from matcher.store.models import CachedEmbedding, Need, Offering, Party
