@@ -40,7 +40,7 @@ def need_matches(
         party = session.get(Party, need.party_iso3)
         assert party is not None
         ranking = service.rank_need(session, need_profile(need), party_profile(party), k=k, today=today)
-        coaching = coaching_for(need, [item.score for item in ranking.results])
+        coaching = coaching_for(need, [item.score for item in ranking.results], query=ranking.query)
         return {
             "need_id": need.id,
             "vague": coaching.vague,

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import String, and_, cast, false, or_, select
 from sqlalchemy.orm import Session
 
+from matcher.engine.query import NeedQuery
 from matcher.engine.understanding import Coaching, default_reader
 from matcher.services.access import Conflict, Forbidden, Invalid, NotFound, Principal, audit, plain
 from matcher.services.matching import need_profile
@@ -217,8 +218,8 @@ def withdraw_need(session: Session, principal: Principal, need_id: str) -> Need:
     return need
 
 
-def coaching_for(need: Need, scores: list[float] | None = None) -> Coaching:
-    return default_reader().assess(need_profile(need), scores=scores)
+def coaching_for(need: Need, scores: list[float] | None = None, query: NeedQuery | None = None) -> Coaching:
+    return default_reader().assess(query if query is not None else need_profile(need), scores=scores)
 
 
 def need_record(need: Need, coaching: Coaching | None = None) -> dict[str, Any]:

@@ -40,7 +40,7 @@ from matcher.services.access import (
     ServiceError,
     authenticate,
 )
-from matcher.services.matching import need_profile
+from matcher.services.matching import MatchingService, need_profile
 from matcher.services.reports import as_csv, unmet_needs
 from matcher.store.models import AuditEvent, Match, Need, Offering
 from matcher.taxonomy import PARTY_STATUSES, UN_LANGUAGES, load_taxonomy
@@ -281,7 +281,7 @@ def queue(
         )
         offset = max(0, offset)
         page = review.list_proposals(session, principal, filters, limit=QUEUE_PAGE, offset=offset)
-        cards = [_card(match, principal) for match in page.items]
+        cards = [_card(match, principal, request.app.state.matching) for match in page.items]
         return _render(
             request,
             "queue.html",
@@ -307,10 +307,10 @@ def queue(
         )
 
 
-def _card(match: Match, principal: Principal) -> dict[str, Any]:
+def _card(match: Match, principal: Principal, matching: MatchingService) -> dict[str, Any]:
     record = review.proposal_record(match, principal)
     need = match.need
-    evidence = default_reader().tagger.tag(need_profile(need).text, need.language)
+    evidence = matching.prepare(need_profile(need)).evidence
     components = record["explanation"].get("components", {})
     top = max((abs(value) for value in components.values()), default=1.0) or 1.0
     shown = SimpleNamespace(
@@ -377,7 +377,11 @@ def need_page(need_id: str, request: Request, notice: str = "") -> Response:
         principal = _signed_in(request, session)
         need = need_service.get_need(session, principal, need_id)
         page = review.list_proposals(session, principal, review.ProposalFilters(), limit=200, offset=0)
-        proposals = [_card(match, principal) for match in page.items if match.need_id == need.id]
+        proposals = [
+            _card(match, principal, request.app.state.matching)
+            for match in page.items
+            if match.need_id == need.id
+        ]
         history = []
         if principal.is_staff:
             match_ids = [
@@ -393,14 +397,14 @@ def need_page(need_id: str, request: Request, notice: str = "") -> Response:
                     .order_by(AuditEvent.id)
                 )
             )
-        evidence = default_reader().tagger.tag(need_profile(need).text, need.language)
+        query = request.app.state.matching.prepare(need_profile(need))
         return _render(
             request,
             "need.html",
             principal,
             need=need,
-            coaching=need_service.coaching_for(need),
-            keywords=evidence.matched_keywords,
+            coaching=need_service.coaching_for(need, query=query),
+            keywords=query.evidence.matched_keywords,
             proposals=proposals,
             history=history,
             here=_here(request),
@@ -532,7 +536,7 @@ def submit_request(
             inferred_assistance_types=list(reading.inferred_assistance_types),
             budget_usd=values["budget_usd"],
         )
-        coaching = reader.assess(need_profile(draft))
+        coaching = reader.assess(need_profile(draft), reading.evidence)
         if action != "submit":
             return _request_form(request, principal, values=values, coaching=coaching, reading=reading)
         need = need_service.create_need(session, principal, values)
