@@ -15,7 +15,7 @@ emissions).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -50,7 +50,7 @@ class NeedQuery:
     multilingual_text: str
     english_text: str
     sentences: tuple[str, ...]
-    code_profile: np.ndarray
+    code_profile: np.ndarray = field(repr=False)
 
     @property
     def language(self) -> str | None:

@@ -3,42 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from typing import Any
 
-import numpy as np
 import pytest
 
-from matcher.embeddings.encoders import ENGLISH, MULTILINGUAL, Encoder, FakeEncoder
-from matcher.embeddings.index import vector_id
-from matcher.engine import builder
-from matcher.engine.domain import NeedProfile, OfferingProfile, PartyProfile
+from matcher.engine.domain import NeedProfile, PartyProfile
 from matcher.engine.explanations import NOTICE
 from matcher.engine.ranking import Ranking, RankingEngine, RankingWeights
 from matcher.engine.text.lexical import sentences
-from matcher.taxonomy import load_taxonomy
-from tests.factories import make_need, make_offering, make_party
+from tests.factories import fake_vectors, make_need, make_offering, make_party
+from tests.factories import make_engine as build_engine
 
 TODAY = dt.date(2026, 11, 28)
-ENCODER = FakeEncoder(128)
-ENCODERS: dict[str, Encoder] = {MULTILINGUAL: ENCODER, ENGLISH: ENCODER}
-
-
-def embed(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
-    return encoder.encode(texts)
-
-
-def build_engine(
-    offerings: list[OfferingProfile], weights: RankingWeights | None = None, **options: Any
-) -> RankingEngine:
-    return builder.build_engine(
-        offerings=offerings,
-        encoders=ENCODERS,
-        embed=embed,
-        taxonomy=load_taxonomy(),
-        weights=weights,
-        **options,
-    )
 
 
 def rank(
@@ -48,8 +23,7 @@ def rank(
     k: int = 10,
 ) -> Ranking:
     query = engine.prepare(need or make_need())
-    vectors = builder.embed_query(query, ENCODERS, embed)
-    return engine.rank(query, party or make_party(), need_vectors=vectors, k=k, today=TODAY)
+    return engine.rank(query, party or make_party(), need_vectors=fake_vectors(query), k=k, today=TODAY)
 
 
 CATALOG = [
@@ -262,14 +236,6 @@ def test_soft_provider_penalty_lets_a_close_rival_through() -> None:
     demoted = soft[2]
     assert demoted.components["provider_repeat"] == pytest.approx(-1.0)
     assert demoted.score == pytest.approx(sum(demoted.components.values()))
-
-
-def test_vector_ids_are_stable_and_distinct() -> None:
-    ids = [vector_id(f"offering-{n}") for n in range(1000)]
-    assert len(set(ids)) == 1000
-    assert all(0 <= value < 2**63 for value in ids)
-    assert vector_id("offering-1") == vector_id("offering-1")
-    assert np.int64(vector_id("x")) >= 0
 
 
 def test_vague_need_favours_general_implementation_offerings() -> None:
