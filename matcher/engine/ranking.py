@@ -156,7 +156,7 @@ class RankingEngine:
         self.offering_sentences = dict(offering_sentences or {})
         self.dense_depth = dense_depth
         self.rerank_depth = rerank_depth
-        self.lexical = LexicalIndex([(row, offering.text) for row, offering in enumerate(self.offerings)])
+        self.lexical = LexicalIndex([offering.text for offering in self.offerings])
 
     @property
     def offerings(self) -> list[OfferingProfile]:

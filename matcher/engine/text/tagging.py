@@ -71,10 +71,6 @@ def normalise(text: str) -> str:
     )
 
 
-def words(text: str) -> list[str]:
-    return _WORD.findall(normalise(text))
-
-
 def _stem(word: str) -> str:
     return word if len(word) <= 4 else word[: max(4, len(word) - 2)]
 
