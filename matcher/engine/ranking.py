@@ -39,6 +39,8 @@ from matcher.engine.text.tagging import Glossary, KeywordTagger, TagEvidence
 from matcher.engine.weights import RankingWeights
 from matcher.taxonomy import Taxonomy
 
+# The role keys, NOTICE and RankingWeights were imported from here before the engine was
+# split; they stay importable from here so that callers need not change.
 __all__ = [
     "ENGINE_VERSION",
     "ENGLISH",
