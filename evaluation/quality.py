@@ -24,7 +24,7 @@ from evaluation.systems import (
 from matcher.embeddings.encoders import Encoder
 from matcher.engine.text.tagging import KeywordTagger
 from matcher.engine.weights import RankingWeights
-from matcher.taxonomy import Taxonomy, load_taxonomy
+from matcher.taxonomy import GENERAL_SECTOR, Taxonomy, load_taxonomy
 
 SHIPPED = "shipped"
 SHIPPED_TEXT_ONLY = "shipped, no structured features"
@@ -148,17 +148,18 @@ def tagger_scores(
 ) -> dict[str, dict[str, float]]:
     """Micro-averaged precision and recall of the tagger per code family, over the needs that
     state codes of that family, with the stated codes hidden from it (it only sees the text).
-    ``cross-cutting`` is left out of sectors: it is a catch-all, never a finding."""
+    The general-implementation sector (``GENERAL_SECTOR``) is left out: it is a catch-all,
+    never a finding."""
     out = {}
     for family in ("sectors", "assistance_types"):
         hits = extra = missed = 0
         needs = 0
         for need in data.needs:
-            gold = set(getattr(need, family)) - {"cross-cutting"}
+            gold = set(getattr(need, family)) - {GENERAL_SECTOR}
             if not gold:
                 continue
             needs += 1
-            found = set(tagger.tag(need.text, need.language).codes(family, minimum)) - {"cross-cutting"}
+            found = set(tagger.tag(need.text, need.language).codes(family, minimum)) - {GENERAL_SECTOR}
             hits += len(found & gold)
             extra += len(found - gold)
             missed += len(gold - found)

@@ -282,7 +282,7 @@ def run_and_write(
     from evaluation.dataset import DEFAULT_NEEDS, DEFAULT_QRELS, default_offerings, load_labelled_set
     from evaluation.quality import evaluate
     from evaluation.systems import VectorCache
-    from matcher.services.matching import build_encoders
+    from matcher.embeddings.encoders import build_encoders
 
     data = load_labelled_set(offerings, needs, qrels)
     encoders = build_encoders(multilingual, english)

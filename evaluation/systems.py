@@ -2,7 +2,8 @@
 
 Every system maps a need to a ranked list of offering ids. Baselines are written from
 their definitions, independently of the engine's own scoring code, so that the
-comparison means something; the shipped pipeline is the real ``RankingEngine``.
+comparison means something; the shipped pipeline is the real ``RankingEngine``, built by
+the same builder as the service's (``matcher.engine.builder``).
 """
 
 from __future__ import annotations
@@ -19,11 +20,9 @@ import numpy as np
 
 from evaluation.dataset import LabelledSet
 from matcher.embeddings.encoders import Encoder
-from matcher.embeddings.index import VectorIndex
+from matcher.engine import builder
 from matcher.engine.domain import NeedProfile, OfferingProfile, PartyProfile
-from matcher.engine.ranking import MULTILINGUAL, SENTENCES, RankingEngine, vector_id
-from matcher.engine.text.lexical import sentences
-from matcher.engine.text.tagging import keyword_glossary
+from matcher.engine.ranking import RankingEngine
 from matcher.engine.weights import RankingWeights
 from matcher.taxonomy import Taxonomy
 
@@ -249,30 +248,11 @@ def build_engine(
     taxonomy: Taxonomy,
     weights: RankingWeights,
 ) -> RankingEngine:
-    """The real engine over the labelled set's offerings, with in-memory exact indexes."""
-    active = [offering for offering in data.offerings if offering.active]
-    indexes = {}
-    for role, encoder in encoders.items():
-        index = VectorIndex(encoder.dimension, encoder_name=encoder.name)
-        index.add(
-            np.array([vector_id(o.id) for o in active], dtype=np.int64),
-            cache.embed(encoder, [o.text for o in active]),
-        )
-        indexes[role] = index
-    offering_sentences = {}
-    glossary = {}
-    if MULTILINGUAL in encoders:
-        for offering in active:
-            texts = sentences(offering.description)
-            offering_sentences[offering.id] = (texts, cache.embed(encoders[MULTILINGUAL], texts))
-        glossary = keyword_glossary(taxonomy, lambda texts: cache.embed(encoders[MULTILINGUAL], texts))
-    return RankingEngine(
-        offerings=data.offerings,
-        offering_indexes=indexes,
-        taxonomy=taxonomy,
-        weights=weights,
-        offering_sentences=offering_sentences,
-        glossary=glossary,
+    """The shipped engine over the labelled set's offerings, assembled exactly as the service
+    assembles it (``matcher.engine.builder``), with in-memory indexes and the evaluation's
+    vector cache as the embedding function."""
+    return builder.build_engine(
+        offerings=data.offerings, encoders=encoders, embed=cache.embed, taxonomy=taxonomy, weights=weights
     )
 
 
@@ -284,11 +264,9 @@ def shipped(
     today: dt.date,
 ) -> Ranker:
     def rank(need: NeedProfile) -> list[str]:
-        texts = engine.need_texts(need)
-        vectors = {role: cache.embed(encoder, texts[role])[0] for role, encoder in encoders.items()}
-        if MULTILINGUAL in encoders:
-            vectors[SENTENCES] = cache.embed(encoders[MULTILINGUAL], texts[SENTENCES])
-        ranking = engine.rank(need, data.parties[need.party], need_vectors=vectors, k=DEPTH, today=today)
+        query = engine.prepare(need)
+        vectors = builder.embed_query(query, encoders, cache.embed)
+        ranking = engine.rank(query, data.parties[need.party], need_vectors=vectors, k=DEPTH, today=today)
         return [item.offering.id for item in ranking.results]
 
     return rank

@@ -165,7 +165,8 @@ def catalog_export(
     from catalog.loaders import export_records, format_records
 
     checked_kind = _check_kind(kind)
-    assert checked_kind is not None
+    if checked_kind is None:  # --kind is required, so only a missing value gets here
+        raise typer.BadParameter("give one of: parties, offerings, needs", param_hint="--kind")
     if file_format not in ("jsonl", "csv"):
         raise typer.BadParameter("use jsonl or csv", param_hint="--format")
     store = open_store()
@@ -192,7 +193,8 @@ def _check_kind(kind: str | None) -> Kind | None:
 
 
 def _matching_service(settings: Settings) -> MatchingService:
-    from matcher.services.matching import MatchingService, build_encoders
+    from matcher.embeddings.encoders import build_encoders
+    from matcher.services.matching import MatchingService
 
     encoders = build_encoders(settings.multilingual_encoder, settings.english_encoder)
     return MatchingService(
@@ -297,12 +299,13 @@ def rank(
             reader = default_reader()
             for need_id in tqdm(order, desc="ranking needs", file=sys.stderr, disable=None):
                 need = session.get(Need, need_id)
-                assert need is not None
-                party = session.get(Party, need.party_iso3)
-                assert party is not None
-                profile = need_profile(need)
-                ranking = service.rank_need(session, profile, party_profile(party), k=k)
-                coaching = reader.assess(profile, ranking.evidence, [item.score for item in ranking.results])
+                party = session.get(Party, need.party_iso3) if need is not None else None
+                if need is None or party is None:
+                    # The import above wrote both in this very store: a miss is a bug, not bad input.
+                    raise RuntimeError(f"need {need_id!r} or its Party is missing from the temporary store")
+                query = service.prepare(need_profile(need))
+                ranking = service.rank_need(session, query, party_profile(party), k=k)
+                coaching = reader.assess(query, scores=[item.score for item in ranking.results])
                 lines.append(
                     json.dumps(
                         {
@@ -429,7 +432,7 @@ def bench(
     from tqdm import tqdm
 
     from evaluation.bench import BenchConfig, run_bench, targets, write_report
-    from matcher.services.matching import build_encoders
+    from matcher.embeddings.encoders import build_encoders
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per load-test request otherwise
     settings = get_settings()

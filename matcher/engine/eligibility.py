@@ -4,13 +4,14 @@ An offering is a candidate for a Party's need only if it is active, inside its
 application window, has capacity left, and is eligible for the Party (regions, country
 list, development status). An empty list on the offering means "no restriction".
 Unverified offerings stay candidates: the ranker demotes them and flags them.
+
+``failed_constraint`` is the rule, one offering at a time; ``Catalogue.eligible``
+(``matcher.engine.catalogue``) applies the same rule to the whole catalogue at once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from matcher.engine.domain import OfferingProfile, PartyProfile
 
@@ -33,28 +34,3 @@ def failed_constraint(offering: OfferingProfile, party: PartyProfile, today: dt.
     if offering.eligible_status and party.status not in offering.eligible_status:
         return "status"
     return None
-
-
-@dataclass
-class Eligibility:
-    """The candidates that passed, and how many offerings each constraint removed."""
-
-    candidates: list[OfferingProfile]
-    removed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CONSTRAINTS, 0))
-
-    @property
-    def passed(self) -> tuple[str, ...]:
-        return CONSTRAINTS
-
-
-def filter_candidates(
-    offerings: Iterable[OfferingProfile], party: PartyProfile, today: dt.date
-) -> Eligibility:
-    result = Eligibility(candidates=[])
-    for offering in offerings:
-        reason = failed_constraint(offering, party, today)
-        if reason is None:
-            result.candidates.append(offering)
-        else:
-            result.removed[reason] += 1
-    return result

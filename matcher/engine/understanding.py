@@ -4,16 +4,8 @@ The secretariat's study of Article 14 requests found Parties writing that they l
 "resources" or "capacity" without naming equipment, skills, financing or infrastructure.
 ``assess`` flags such a need and says, in the need's language, what to add. A vague need
 is still ranked (general-purpose programmes suit it); the flag is advice, not a refusal.
-
-The check (never fed the dev set's ``vague`` labels):
-
-* **no specific subject**: no sector stated, and the sector keywords found in the text
-  (the catch-all ``cross-cutting`` aside) add up to less than ``SPECIFIC_EVIDENCE``;
-* **generic wording**: fewer than ``DETAILED_WORDS`` content words (stop words aside);
-* **no clear leader** (only when a ranking is given): the best proposal's score is less
-  than ``CLEAR_LEAD`` above the tenth one's, on the engine's scale.
-
-A need is vague when it has no specific subject and either of the other two holds.
+The check itself (no specific subject, and generic wording or no clear leader) lives in
+``matcher.engine.vagueness``, beside the score's reading of the same inputs.
 """
 
 from __future__ import annotations
@@ -24,14 +16,12 @@ from functools import lru_cache
 from typing import Any
 
 from matcher.engine.domain import NeedProfile
+from matcher.engine.query import NeedQuery
 from matcher.engine.text.language import LanguageDetector, default_detector
-from matcher.engine.text.lexical import tokenize
 from matcher.engine.text.tagging import KeywordTagger, TagEvidence
-from matcher.taxonomy import Taxonomy, load_taxonomy
+from matcher.engine.vagueness import GENERIC_WORDING, SPECIFIC_EVIDENCE, Vagueness
+from matcher.taxonomy import GENERAL_SECTOR, Taxonomy, load_taxonomy
 
-SPECIFIC_EVIDENCE = 2.0
-DETAILED_WORDS = 45
-CLEAR_LEAD = 0.05
 # Sector examples named in the coaching message (all sectors are listed as options).
 EXAMPLE_SECTORS = ("asgm", "products", "waste", "emissions", "contaminated-sites")
 
@@ -152,26 +142,30 @@ class RequestReader:
 
     def assess(
         self,
-        need: NeedProfile,
+        need: NeedQuery | NeedProfile,
         evidence: TagEvidence | None = None,
         scores: Sequence[float] | None = None,
     ) -> Coaching:
-        """The vague check and what to add. ``scores``: the need's ranked scores, best first."""
-        evidence = evidence if evidence is not None else self.tagger.tag(need.text, need.language)
-        language = need.language if need.language in _MESSAGES else "en"
-        strength = sum(value for code, value in evidence.sectors.items() if code != "cross-cutting")
-        no_subject = not need.sectors and strength < SPECIFIC_EVIDENCE
-        reasons = []
-        if no_subject:
-            reasons.append("no_specific_subject")
-        if len(tokenize(need.text, remove_stopwords=True)) < DETAILED_WORDS:
-            reasons.append("generic_wording")
-        if scores is not None and len(scores) >= 10 and scores[0] - scores[9] < CLEAR_LEAD:
-            reasons.append("no_clear_leader")
-        vague = no_subject and len(reasons) > 1
-        if not vague:
+        """The vague check and what to add. ``scores``: the need's ranked scores, best first.
+
+        Give the need's prepared ``NeedQuery`` (its tagging is reused), or a ``NeedProfile``
+        with, when known, its ``evidence`` (this reader's tagger's reading of ``need.text``
+        in ``need.language``; without it the text is tagged here).
+        """
+        if isinstance(need, NeedQuery):
+            if evidence is not None:
+                raise ValueError("a NeedQuery carries its own evidence: pass one or the other")
+            profile, evidence, vagueness = need.need, need.evidence, need.vagueness
+        else:
+            profile = need
+            if evidence is None:
+                evidence = self.tagger.tag(need.text, need.language)
+            vagueness = Vagueness.of(need, evidence)
+        language = profile.language if profile.language in _MESSAGES else "en"
+        check = vagueness.check(scores)
+        if not check.vague:
             return Coaching(False, language=language)
-        missing = self._missing(need, evidence, language, reasons)
+        missing = self._missing(profile, evidence, language, check.reasons)
         parts = _MESSAGES[language]
         lines = [parts["intro"]]
         separator = _LIST_SEPARATOR.get(language, ", ")
@@ -183,7 +177,7 @@ class RequestReader:
                 if item["field"] != "sectors" or option["code"] in EXAMPLE_SECTORS
             ]
             lines.append(template.format(examples=separator.join(examples)))
-        return Coaching(True, tuple(reasons), tuple(missing), " ".join(lines), language)
+        return Coaching(True, check.reasons, tuple(missing), " ".join(lines), language)
 
     def _missing(
         self, need: NeedProfile, evidence: TagEvidence, language: str, reasons: Sequence[str]
@@ -196,7 +190,7 @@ class RequestReader:
                     "options": [
                         {"code": code.code, "label": code.label_in(language)}
                         for code in self.taxonomy.sectors.values()
-                        if code.code != "cross-cutting"
+                        if code.code != GENERAL_SECTOR
                     ],
                 }
             )
@@ -210,7 +204,7 @@ class RequestReader:
                     ],
                 }
             )
-        if "generic_wording" in reasons:
+        if GENERIC_WORDING in reasons:
             missing.append({"field": "details"})
         if need.budget_usd is None:
             missing.append({"field": "budget_usd"})

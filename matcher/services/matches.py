@@ -17,7 +17,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from matcher.engine.text.tagging import english_equivalents
-from matcher.engine.understanding import default_reader
 from matcher.services.access import Conflict, Forbidden, Principal
 from matcher.services.matching import MatchingService, need_profile, party_profile
 from matcher.services.needs import coaching_for, get_need
@@ -42,7 +41,7 @@ def need_matches(
             raise Conflict(f"the need is {need.status}: it is no longer matched")
         party = need.party
         ranking = service.rank_need(session, need_profile(need), party_profile(party), k=k, today=today)
-        coaching = coaching_for(need, [item.score for item in ranking.results])
+        coaching = coaching_for(need, [item.score for item in ranking.results], query=ranking.query)
         return {
             "need_id": need.id,
             "vague": coaching.vague,
@@ -163,9 +162,7 @@ def english_gloss(service: MatchingService, need: Need) -> str | None:
         )
         if (entry := taxonomy.sectors.get(code) or taxonomy.assistance_types.get(code)) is not None
     ]
-    terms = english_equivalents(
-        default_reader().tagger.tag(need_profile(need).text, need.language), service.glossary
-    )
+    terms = english_equivalents(service.prepare(need_profile(need)).evidence, service.engine.glossary)
     words = list(dict.fromkeys([*labels, *terms]))
     return "; ".join(words[:8]) or None
 

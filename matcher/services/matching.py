@@ -5,7 +5,11 @@ embedded through the embedding cache (keyed by encoder name and text hash, so
 unchanged text is never embedded twice), and held in FAISS indexes persisted under
 ``MATCHER_DATA_DIR/index/`` with a manifest. An index whose manifest does not match the
 rows in the database (encoder, dimension, fingerprint) or whose files are damaged is
-rebuilt from the database, never served.
+rebuilt from the database, never served. The engine itself is assembled by
+``matcher.engine.builder.build_engine``, as for ``matcher eval`` and ``matcher bench``.
+
+A need is prepared once (``MatchingService.prepare`` → ``NeedQuery``) and the query is
+passed along: ranking, the donor view, coaching and the workbench read the same one.
 """
 
 from __future__ import annotations
@@ -26,21 +30,15 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matcher.embeddings.encoders import Encoder, build_encoder
-from matcher.embeddings.index import IndexLoadError, VectorIndex, fingerprint_rows
+from matcher.embeddings.encoders import MULTILINGUAL, Encoder
+from matcher.embeddings.encoders import build_encoders as build_encoders  # the app imports it from here
+from matcher.embeddings.index import IndexLoadError, VectorIndex, fingerprint_rows, vector_id
+from matcher.engine.builder import build_engine, embed_query
 from matcher.engine.domain import NeedProfile, OfferingProfile, PartyProfile
 from matcher.engine.eligibility import failed_constraint
-from matcher.engine.ranking import (
-    ENGLISH,
-    MULTILINGUAL,
-    SENTENCES,
-    Ranking,
-    RankingEngine,
-    RankingWeights,
-    vector_id,
-)
-from matcher.engine.text.lexical import sentences
-from matcher.engine.text.tagging import keyword_glossary
+from matcher.engine.query import NeedQuery
+from matcher.engine.ranking import Ranking, RankingEngine
+from matcher.engine.weights import RankingWeights
 from matcher.store.models import CachedEmbedding, Need, Offering, Party, catalog_version
 from matcher.taxonomy import OPEN_NEED_STATUSES, load_taxonomy
 
@@ -50,21 +48,12 @@ Progress = Callable[[int], None]
 R = TypeVar("R")
 EMBED_BATCH = 32
 RANKING_CACHE_SIZE = 1024  # rankings kept until the next write (any write empties the cache)
+QUERY_CACHE_SIZE = 1024  # prepared needs kept (a query depends only on the need's own fields)
 NEED_DEPTH = 500  # open needs scored in full by the donor view; more are preselected by meaning
 
 
 def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def build_encoders(multilingual: str, english: str) -> dict[str, Encoder]:
-    """Encoders by role from their config strings; an empty string turns a role off."""
-    encoders: dict[str, Encoder] = {}
-    if multilingual:
-        encoders[MULTILINGUAL] = build_encoder(multilingual)
-    if english:
-        encoders[ENGLISH] = build_encoder(english)
-    return encoders
 
 
 def embed_cached(
@@ -231,6 +220,13 @@ def _locked(method: Callable[..., R]) -> Callable[..., R]:
     return wrapper
 
 
+class EngineNotLoadedError(RuntimeError):
+    """The service was asked to rank before ``MatchingService.load`` built its engine."""
+
+    def __init__(self) -> None:
+        super().__init__("the matching service has no engine yet: call load() first")
+
+
 class MatchingService:
     """The engine over the store's current offerings and open needs, kept fresh by
     ``offering_changed`` and ``need_changed``. Safe to share between threads."""
@@ -256,17 +252,25 @@ class MatchingService:
         self.taxonomy = load_taxonomy()
         self.indexes = RowIndexes(directory=index_dir, encoders=self.encoders, kind="offerings")
         self.offerings: list[OfferingProfile] = []
-        self.offering_sentences: dict[str, tuple[list[str], np.ndarray]] = {}
-        self.glossary: dict[tuple[str, str], str] = {}
-        self.engine: RankingEngine | None = None
+        self._engine: RankingEngine | None = None
         # The catalogue version (``matcher.store.models.CatalogState``) these copies reflect.
         self.catalog_version = -1
         # Counted when the offerings change, so reading it (the metrics gauge) costs nothing.
         self.active_offerings = 0
         # Rankings by (need, party, k, day), dropped whenever anything changes (``_changed``).
         self._rankings: OrderedDict[tuple[Any, ...], Ranking] = OrderedDict()
+        # Prepared needs by their profile: a query depends on nothing else but the taxonomy,
+        # tagger and glossary, which only ``load`` replaces (it empties this cache).
+        self._queries: OrderedDict[NeedProfile, NeedQuery] = OrderedDict()
         need_encoders = {MULTILINGUAL: self.encoders[MULTILINGUAL]} if MULTILINGUAL in self.encoders else {}
         self.need_indexes = RowIndexes(directory=index_dir, encoders=need_encoders, kind="needs")
+
+    @property
+    def engine(self) -> RankingEngine:
+        """The current engine; raises ``EngineNotLoadedError`` before ``load``."""
+        if self._engine is None:
+            raise EngineNotLoadedError()
+        return self._engine
 
     @_locked
     def load(self, session: Session, progress: Progress | None = None) -> None:
@@ -279,26 +283,8 @@ class MatchingService:
         ]
         self.indexes.load_or_build(session, offering_rows(self.offerings), progress)
         self.need_indexes.load_or_build(session, open_need_rows(session))
-        self.offering_sentences = {}
-        self._embed_sentences(session, [offering for offering in self.offerings if offering.active])
-        multilingual = self.encoders.get(MULTILINGUAL)
-        if multilingual is not None:
-            self.glossary = keyword_glossary(
-                self.taxonomy, lambda texts: embed_cached(session, multilingual, texts)
-            )
-        self._rebuild_engine()
-
-    def _embed_sentences(self, session: Session, offerings: Sequence[OfferingProfile]) -> None:
-        """Sentence vectors of the offerings' descriptions (multilingual encoder, cached)."""
-        encoder = self.encoders.get(MULTILINGUAL)
-        if encoder is None:
-            return
-        split = [sentences(offering.description) for offering in offerings]
-        vectors = embed_cached(session, encoder, [text for texts in split for text in texts])
-        start = 0
-        for offering, texts in zip(offerings, split, strict=True):
-            self.offering_sentences[offering.id] = (texts, vectors[start : start + len(texts)])
-            start += len(texts)
+        self._queries.clear()
+        self._rebuild_engine(session)
 
     def warm_up(self) -> None:
         """Load every encoder's model now (first use would otherwise stall a request)."""
@@ -308,17 +294,19 @@ class MatchingService:
     def _changed(self) -> None:
         self._rankings.clear()
 
-    def _rebuild_engine(self) -> None:
+    def _rebuild_engine(self, session: Session) -> None:
+        """A new engine over ``self.offerings`` and the persisted indexes; the previous one
+        lends what did not change (artefacts, sentence vectors, glossary)."""
         self._changed()
         self.active_offerings = sum(1 for offering in self.offerings if offering.active)
-        self.engine = RankingEngine(
+        self._engine = build_engine(
             offerings=self.offerings,
-            offering_indexes=self.indexes.indexes,
+            encoders=self.encoders,
+            embed=lambda encoder, texts: embed_cached(session, encoder, texts),
             taxonomy=self.taxonomy,
             weights=self.weights,
-            offering_sentences=self.offering_sentences,
-            glossary=self.glossary,
-            reuse=self.engine,
+            indexes=self.indexes.indexes,
+            reuse=self._engine,
         )
 
     @_locked
@@ -336,10 +324,7 @@ class MatchingService:
             offering_rows([changed])[0] if changed.active else None,
             offering_rows(self.offerings),
         )
-        self.offering_sentences.pop(offering_id, None)
-        if changed.active:
-            self._embed_sentences(session, [changed])
-        self._rebuild_engine()
+        self._rebuild_engine(session)
         self.catalog_version = catalog_version(session)
 
     @_locked
@@ -359,6 +344,24 @@ class MatchingService:
         self.catalog_version = catalog_version(session)
 
     @_locked
+    def prepare(self, need: NeedProfile) -> NeedQuery:
+        """``need`` prepared once for ranking, the donor view, coaching and the pages
+        (``RankingEngine.prepare``); a need prepared before is not tagged again."""
+        query = self._queries.get(need)
+        if query is not None:
+            self._queries.move_to_end(need)
+            return query
+        query = self.engine.prepare(need)
+        self._queries[need] = query
+        if len(self._queries) > QUERY_CACHE_SIZE:
+            self._queries.popitem(last=False)
+        return query
+
+    def need_vectors(self, session: Session, query: NeedQuery) -> dict[str, np.ndarray]:
+        """The vectors of ``query``'s texts, through the embedding cache (caller commits)."""
+        return embed_query(query, self.encoders, lambda encoder, texts: embed_cached(session, encoder, texts))
+
+    @_locked
     def rank_needs_for_offering(
         self,
         session: Session,
@@ -375,7 +378,7 @@ class MatchingService:
         rules (region, country, status, window) apply to each need's Party. With more than
         ``NEED_DEPTH`` open needs, the need index preselects the closest ones by meaning.
         """
-        assert self.engine is not None, "call load() first"
+        engine = self.engine
         offering = next((o for o in self.offerings if o.id == offering_id), None)
         if offering is None:
             raise KeyError(offering_id)
@@ -398,12 +401,12 @@ class MatchingService:
             party = session.get(Party, need.party_iso3)
             if party is None or failed_constraint(offering, party_profile(party), today) is not None:
                 continue
-            profile = need_profile(need)
-            pair = self.engine.score_pair(
-                profile,
+            prepared = self.prepare(need_profile(need))
+            pair = engine.score_pair(
+                prepared,
                 party_profile(party),
                 offering_id,
-                need_vectors=self.need_vectors(session, profile),
+                need_vectors=self.need_vectors(session, prepared),
                 today=today,
             )
             if pair is not None:
@@ -411,36 +414,30 @@ class MatchingService:
         results.sort(key=lambda item: (-item.score, item.need_id))
         return results[:k]
 
-    def need_vectors(self, session: Session, need: NeedProfile) -> dict[str, np.ndarray]:
-        assert self.engine is not None, "call load() first"
-        texts = self.engine.need_texts(need)
-        vectors = {
-            role: embed_cached(session, encoder, texts[role])[0] for role, encoder in self.encoders.items()
-        }
-        if MULTILINGUAL in self.encoders:
-            vectors[SENTENCES] = embed_cached(session, self.encoders[MULTILINGUAL], texts[SENTENCES])
-        return vectors
-
     @_locked
     def rank_need(
         self,
         session: Session,
-        need: NeedProfile,
+        need: NeedQuery | NeedProfile,
         party: PartyProfile,
         *,
         k: int = 10,
         today: dt.date | None = None,
     ) -> Ranking:
-        assert self.engine is not None, "call load() first"
+        """The need's top ``k`` offerings for ``party``, explained. Give the ``NeedQuery``
+        from ``prepare`` when the caller also coaches or shows the need (the ranking carries
+        it as ``Ranking.query``); a ``NeedProfile`` is prepared here. Rankings are cached
+        until the next change of the offerings or needs."""
+        engine = self.engine
+        profile = need.need if isinstance(need, NeedQuery) else need
         today = today or dt.date.today()
-        key = (need, party, k, today)
+        key = (profile, party, k, today)
         cached = self._rankings.get(key)
         if cached is not None:
             self._rankings.move_to_end(key)
             return cached
-        ranking = self.engine.rank(
-            need, party, need_vectors=self.need_vectors(session, need), k=k, today=today
-        )
+        query = need if isinstance(need, NeedQuery) else self.prepare(need)
+        ranking = engine.rank(query, party, need_vectors=self.need_vectors(session, query), k=k, today=today)
         self._rankings[key] = ranking
         if len(self._rankings) > RANKING_CACHE_SIZE:
             self._rankings.popitem(last=False)

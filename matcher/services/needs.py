@@ -16,6 +16,7 @@ from sqlalchemy import and_, false, select
 from sqlalchemy.orm import Session
 
 from matcher.engine.domain import NeedProfile
+from matcher.engine.query import NeedQuery
 from matcher.engine.understanding import Coaching, Reading, default_reader
 from matcher.services import automatic
 from matcher.services.access import Conflict, Forbidden, Invalid, NotFound, Principal, audit, plain
@@ -273,8 +274,8 @@ def preview_need(principal: Principal, data: Mapping[str, Any]) -> tuple[Reading
     return reading, reader.assess(draft, reading.evidence)
 
 
-def coaching_for(need: Need, scores: list[float] | None = None) -> Coaching:
-    return default_reader().assess(need_profile(need), scores=scores)
+def coaching_for(need: Need, scores: list[float] | None = None, query: NeedQuery | None = None) -> Coaching:
+    return default_reader().assess(query if query is not None else need_profile(need), scores=scores)
 
 
 def need_record(need: Need, coaching: Coaching | None = None) -> dict[str, Any]:

@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from matcher.embeddings.encoders import ENGLISH as ENGLISH_ROLE
 from matcher.embeddings.encoders import (
+    MULTILINGUAL,
     Encoder,
     EncoderConfigError,
     FakeEncoder,
@@ -18,6 +20,7 @@ from matcher.embeddings.encoders import (
     SentenceTransformerEncoder,
     UniversalSentenceEncoder,
     build_encoder,
+    build_encoders,
 )
 
 TEXTS = [
@@ -78,6 +81,51 @@ def test_build_encoder_rejects_a_folder_without_a_model(tmp_path: Path) -> None:
         build_encoder(f"st:{tmp_path / 'missing'}")
     with pytest.raises(EncoderConfigError, match="not a sentence-transformers model folder"):
         build_encoder(f"st:{tmp_path}")
+
+
+def test_build_encoders_by_role_and_an_empty_spec_turns_a_role_off() -> None:
+    both = build_encoders("fake:64", "fake")
+    assert {role: encoder.dimension for role, encoder in both.items()} == {
+        MULTILINGUAL: 64,
+        ENGLISH_ROLE: 256,
+    }
+    assert set(build_encoders("fake", "")) == {MULTILINGUAL}
+
+
+def _model_folder(parent: Path, weights: bytes) -> Path:
+    """A folder that passes for a sentence-transformers model (it is never loaded here)."""
+    folder = parent / "model"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text('{"hidden_size": 8}', encoding="utf-8")
+    (folder / "model.safetensors").write_bytes(weights)
+    return folder
+
+
+def test_st_encoders_are_named_by_their_contents_not_their_folder_name(tmp_path: Path) -> None:
+    """Two models in folders both called "model" must not share cached embeddings or index
+    manifests (both are keyed by the encoder's name); the same files give the same name."""
+    first = build_encoder(f"st:{_model_folder(tmp_path / 'a', b'weights one')}")
+    second = build_encoder(f"st:{_model_folder(tmp_path / 'b', b'weights two')}")
+    copy = build_encoder(f"st:{_model_folder(tmp_path / 'c', b'weights one')}")
+    assert first.name != second.name
+    assert first.name == copy.name
+    assert first.name.startswith("st:model-")
+    # A hidden download-metadata file (timestamps) does not change the name.
+    folder = tmp_path / "c" / "model"
+    (folder / ".cache").mkdir()
+    (folder / ".cache" / "download.metadata").write_text("fetched at noon", encoding="utf-8")
+    assert build_encoder(f"st:{folder}").name == first.name
+    # Changing a configuration file does.
+    (folder / "config.json").write_text('{"hidden_size": 16}', encoding="utf-8")
+    assert build_encoder(f"st:{folder}").name != first.name
+
+
+def test_built_in_encoder_names_are_unchanged() -> None:
+    """Cached embeddings and saved indexes are keyed by these names: changing one would
+    silently re-embed every text. Building an encoder loads no model, so this is cheap."""
+    assert build_encoder("fake").name == "fake"
+    assert build_encoder("use").name == "use-m3"
+    assert build_encoder("minilm").name == "minilm"
 
 
 @pytest.mark.parametrize(
@@ -146,7 +194,7 @@ def test_sentence_transformer_from_a_folder(minilm: Encoder) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HF_HUB_OFFLINE", "1")
         encoder = build_encoder(f"st:{folder}")
-        assert encoder.name == f"st:{folder.name}"
+        assert encoder.name.startswith(f"st:{folder.name}-")
         np.testing.assert_allclose(encoder.encode(TEXTS[:1]), minilm.encode(TEXTS[:1]), atol=1e-5)
 
 

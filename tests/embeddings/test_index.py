@@ -16,6 +16,7 @@ from matcher.embeddings.index import (
     StaleIndexError,
     VectorIndex,
     fingerprint_rows,
+    vector_id,
 )
 
 DIMENSION = 32
@@ -167,6 +168,47 @@ def test_allowed_ids_exclude_removed_and_unknown(kind: str) -> None:
     assert ids[0].tolist() == [40, -1, -1, -1, -1]
     _, none_found = index.search(vectors[3], 5, allowed_ids=[])
     assert (none_found == -1).all()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_row_view_answers_in_rows_like_brute_force_over_those_rows(kind: str) -> None:
+    # Rows are positions in the caller's own list; the list holds ids in another order, and
+    # one id (row 0) the index does not hold.
+    index, vectors = make_index(kind, count=300, hnsw_threshold=20)
+    ids = np.arange(300) * 10
+    order = np.random.default_rng(8).permutation(300)
+    view = index.view(np.concatenate([[555_555], ids[order]]))
+    rows = np.arange(0, 301, 3)  # row 0 (not held) included
+    query = unit_vectors(1, seed=9)[0]
+
+    found_rows, scores = view.search_rows(query, rows, 12)
+
+    held = order[rows[rows > 0] - 1]  # positions in ``vectors`` of the rows the index holds
+    expected_scores, expected_ids = brute_force(vectors[held], ids[held], query[None, :], 12)
+    assert found_rows.dtype == np.int64 and scores.dtype == np.float32
+    assert 0 not in found_rows and set(found_rows.tolist()) <= set(rows.tolist())
+    found_ids = ids[order[found_rows - 1]]
+    np.testing.assert_allclose(scores, vectors[order[found_rows - 1]] @ query, atol=1e-5)
+    assert list(scores) == sorted(scores, reverse=True)
+    if kind == "exact":
+        np.testing.assert_array_equal(found_ids, expected_ids[0])
+        np.testing.assert_allclose(scores, expected_scores[0], atol=1e-5)
+    else:
+        assert len(set(found_ids.tolist()) & set(expected_ids[0].tolist())) >= 11
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_row_view_follows_changes_of_its_index(kind: str) -> None:
+    """A view outlives index changes: removed ids disappear, re-added ones come back."""
+    index, vectors = make_index(kind, count=50, hnsw_threshold=2)
+    view = index.view(np.arange(50) * 10)
+    rows = np.arange(50)
+    assert view.search_rows(vectors[3], rows, 1)[0].tolist() == [3]
+    index.remove([30])
+    assert 3 not in view.search_rows(vectors[3], rows, 50)[0].tolist()
+    index.add([30], vectors[3:4])
+    assert view.search_rows(vectors[3], rows, 1)[0].tolist() == [3]
+    assert view.search_rows(vectors[3], np.zeros(0, dtype=np.int64), 5)[0].size == 0
 
 
 def test_hnsw_tombstones_until_rebuild_fraction() -> None:
@@ -343,3 +385,11 @@ def test_fingerprint_is_order_independent_and_content_sensitive() -> None:
     assert fingerprint_rows(rows) != fingerprint_rows([(1, "aa"), (2, "bb"), (3, "cd")])
     assert fingerprint_rows(rows) != fingerprint_rows(rows[:2])
     assert fingerprint_rows([]) != fingerprint_rows([(0, "")])
+
+
+def test_vector_ids_are_stable_and_distinct() -> None:
+    ids = [vector_id(f"offering-{n}") for n in range(1000)]
+    assert len(set(ids)) == 1000
+    assert all(0 <= value < 2**63 for value in ids)
+    assert vector_id("offering-1") == vector_id("offering-1")
+    assert np.int64(vector_id("x")) >= 0

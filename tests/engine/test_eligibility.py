@@ -3,11 +3,37 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
+from collections.abc import Sequence
 
-from matcher.engine.eligibility import CONSTRAINTS, failed_constraint, filter_candidates
+from matcher.engine.catalogue import Catalogue
+from matcher.engine.codes import CodeSpace
+from matcher.engine.domain import OfferingProfile, PartyProfile
+from matcher.engine.eligibility import CONSTRAINTS, failed_constraint
+from matcher.engine.text.tagging import KeywordTagger
+from matcher.taxonomy import load_taxonomy
 from tests.factories import make_offering, make_party
 
 TODAY = dt.date(2026, 11, 28)
+
+
+def one_by_one(
+    offerings: Sequence[OfferingProfile], party: PartyProfile, today: dt.date
+) -> tuple[list[str], dict[str, int]]:
+    """The reference: ``failed_constraint`` per offering, removals counted by first failure."""
+    kept, removed = [], dict.fromkeys(CONSTRAINTS, 0)
+    for offering in offerings:
+        reason = failed_constraint(offering, party, today)
+        if reason is None:
+            kept.append(offering.id)
+        else:
+            removed[reason] += 1
+    return kept, removed
+
+
+def catalogue(offerings: Sequence[OfferingProfile]) -> Catalogue:
+    taxonomy = load_taxonomy()
+    return Catalogue(offerings, taxonomy=taxonomy, tagger=KeywordTagger(taxonomy), codes=CodeSpace(taxonomy))
 
 
 def test_an_open_matching_offering_passes() -> None:
@@ -45,16 +71,16 @@ def test_unverified_offerings_stay_candidates() -> None:
     assert failed_constraint(make_offering(verified=False), make_party(), TODAY) is None
 
 
-def test_filter_counts_removals_by_first_failed_constraint() -> None:
+def test_removals_are_counted_by_first_failed_constraint() -> None:
     offerings = [
         make_offering(id="ok"),
         make_offering(id="closed", active=False, regions=("weog",)),  # counted once, as inactive
         make_offering(id="elsewhere", regions=("weog",)),
         make_offering(id="developed-only", eligible_status=("developed",)),
     ]
-    result = filter_candidates(offerings, make_party(), TODAY)
-    assert [offering.id for offering in result.candidates] == ["ok"]
-    assert result.removed == {
+    rows, removed = catalogue(offerings).eligible(make_party(), TODAY)
+    assert [offerings[row].id for row in rows] == ["ok"]
+    assert removed == {
         "active": 1,
         "application_window": 0,
         "capacity": 0,
@@ -62,17 +88,12 @@ def test_filter_counts_removals_by_first_failed_constraint() -> None:
         "country": 0,
         "status": 1,
     }
+    assert one_by_one(offerings, make_party(), TODAY) == (["ok"], removed)
 
 
-def test_the_engine_s_vectorised_filter_agrees_with_the_reference_one() -> None:
-    """``RankingEngine.eligible`` (numpy over the catalog) must keep exactly the offerings
-    ``filter_candidates`` (one offering at a time) keeps, and count removals alike."""
-    import random
-
-    from matcher.engine.ranking import RankingEngine
-    from matcher.taxonomy import load_taxonomy
-    from tests.factories import make_offering, make_party
-
+def test_the_catalogue_s_vectorised_filter_agrees_with_the_rule() -> None:
+    """``Catalogue.eligible`` (numpy over the catalogue) must keep exactly the offerings
+    ``failed_constraint`` (one offering at a time) keeps, and count removals alike."""
     chooser = random.Random(5)
     regions = ["africa", "asia-pacific", "cee", "grulac", "weog"]
     offerings = []
@@ -91,14 +112,12 @@ def test_the_engine_s_vectorised_filter_agrees_with_the_reference_one() -> None:
                 capacity=chooser.choice([None, None, 0, 3]),
             )
         )
-    engine = RankingEngine(offerings=offerings, offering_indexes={}, taxonomy=load_taxonomy())
+    columns = catalogue(offerings)
     for party in (
         make_party(iso3="KEN", region="africa", status="developing"),
         make_party(iso3="PER", region="grulac", status="transition"),
         make_party(iso3="FRA", region="weog", status="developed"),
     ):
         for today in (dt.date(2026, 3, 1), dt.date(2026, 11, 28)):
-            reference = filter_candidates(offerings, party, today)
-            rows, removed = engine.eligible(party, today)
-            assert [offerings[row].id for row in rows] == [o.id for o in reference.candidates]
-            assert removed == reference.removed
+            rows, removed = columns.eligible(party, today)
+            assert ([offerings[row].id for row in rows], removed) == one_by_one(offerings, party, today)

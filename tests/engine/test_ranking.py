@@ -4,57 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
 import pytest
 
-from matcher.embeddings.encoders import FakeEncoder
-from matcher.embeddings.index import VectorIndex
-from matcher.engine.domain import OfferingProfile
-from matcher.engine.ranking import (
-    ENGLISH,
-    MULTILINGUAL,
-    NOTICE,
-    SENTENCES,
-    RankingEngine,
-    RankingWeights,
-    vector_id,
-)
+from matcher.engine.domain import NeedProfile, PartyProfile
+from matcher.engine.explanations import NOTICE
+from matcher.engine.ranking import Ranking, RankingEngine, RankingWeights
 from matcher.engine.text.lexical import sentences
-from matcher.taxonomy import load_taxonomy
-from tests.factories import make_need, make_offering, make_party
+from tests.factories import fake_vectors, make_need, make_offering, make_party
+from tests.factories import make_engine as build_engine
 
 TODAY = dt.date(2026, 11, 28)
-ENCODER = FakeEncoder(128)
 
 
-def build_engine(offerings: list[OfferingProfile], weights: RankingWeights | None = None) -> RankingEngine:
-    indexes = {}
-    for role in (MULTILINGUAL, ENGLISH):
-        index = VectorIndex(ENCODER.dimension, encoder_name=ENCODER.name)
-        active = [offering for offering in offerings if offering.active]
-        index.add([vector_id(o.id) for o in active], ENCODER.encode([o.text for o in active]))
-        indexes[role] = index
-    offering_sentences = {
-        o.id: (sentences(o.description), ENCODER.encode(sentences(o.description))) for o in offerings
-    }
-    return RankingEngine(
-        offerings=offerings,
-        offering_indexes=indexes,
-        taxonomy=load_taxonomy(),
-        weights=weights,
-        offering_sentences=offering_sentences,
-    )
-
-
-def rank(engine: RankingEngine, need=None, party=None, k: int = 10):
-    need = need or make_need()
-    texts = engine.need_texts(need)
-    vectors = {
-        MULTILINGUAL: ENCODER.encode(texts[MULTILINGUAL])[0],
-        ENGLISH: ENCODER.encode(texts[ENGLISH])[0],
-        SENTENCES: ENCODER.encode(texts[SENTENCES]),
-    }
-    return engine.rank(need, party or make_party(), need_vectors=vectors, k=k, today=TODAY)
+def rank(
+    engine: RankingEngine,
+    need: NeedProfile | None = None,
+    party: PartyProfile | None = None,
+    k: int = 10,
+) -> Ranking:
+    query = engine.prepare(need or make_need())
+    return engine.rank(query, party or make_party(), need_vectors=fake_vectors(query), k=k, today=TODAY)
 
 
 CATALOG = [
@@ -269,14 +238,6 @@ def test_soft_provider_penalty_lets_a_close_rival_through() -> None:
     assert demoted.score == pytest.approx(sum(demoted.components.values()))
 
 
-def test_vector_ids_are_stable_and_distinct() -> None:
-    ids = [vector_id(f"offering-{n}") for n in range(1000)]
-    assert len(set(ids)) == 1000
-    assert all(0 <= value < 2**63 for value in ids)
-    assert vector_id("offering-1") == vector_id("offering-1")
-    assert np.int64(vector_id("x")) >= 0
-
-
 def test_vague_need_favours_general_implementation_offerings() -> None:
     """A need that names no subject is read as a general-implementation request: an
     offering covering cross-cutting gains; one listing many sectors but not cross-cutting
@@ -340,9 +301,15 @@ def test_glossary_brings_english_sub_sector_terms_to_a_non_english_need() -> Non
         offering_sentences=plain.offering_sentences,
         glossary={("emissions", "four à ciment"): "cement kiln"},
     )
-    evidence = engine.tagger.tag(need.text, need.language)
-    assert engine.english_query(need, evidence).endswith("cement kiln")
-    assert "cement kiln" not in plain.english_query(need, evidence)
+    assert engine.prepare(need).english_text.endswith("cement kiln")
+    assert (
+        "cement kiln"
+        not in RankingEngine(
+            offerings=offerings, offering_indexes=plain.offering_indexes, taxonomy=plain.taxonomy
+        )
+        .prepare(need)
+        .english_text
+    )
     by_id = {r.offering.id: r for r in rank(engine, need, party=make_party(iso3="SEN")).results}
     assert by_id["cement"].components["lexical"] > by_id["coal"].components["lexical"]
     assert {"cement", "kiln"} <= set(by_id["cement"].explanation["matched_terms"])

@@ -13,12 +13,26 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.loaders import bundled_catalog_files, load_files
-from matcher.embeddings.encoders import FakeEncoder
-from matcher.engine.ranking import ENGLISH, MULTILINGUAL, vector_id
-from matcher.services.matching import MatchingService, embed_cached, need_profile, party_profile
+from evaluation import systems
+from evaluation.dataset import load_labelled_set
+from evaluation.systems import VectorCache
+from matcher.embeddings.encoders import ENGLISH, MULTILINGUAL, FakeEncoder
+from matcher.embeddings.index import vector_id
+from matcher.engine.builder import embed_query
+from matcher.engine.text.tagging import KeywordTagger, TagEvidence
+from matcher.engine.understanding import RequestReader
+from matcher.engine.weights import RankingWeights
+from matcher.services.matching import (
+    EngineNotLoadedError,
+    MatchingService,
+    embed_cached,
+    need_profile,
+    party_profile,
+)
 from matcher.store.db import session_scope
 from matcher.store.models import CachedEmbedding, Need, Offering, Party
-from tests.factories import make_need
+from matcher.taxonomy import load_taxonomy
+from tests.factories import make_need, make_party
 
 TODAY = dt.date(2026, 11, 28)
 
@@ -206,3 +220,65 @@ def test_donor_view_respects_eligibility_confidentiality_and_agrees_with_the_nee
         assert [
             r.need_id for r in service.rank_needs_for_offering(session, "amalgam-africa", today=TODAY)
         ] == ["n-kenya-secret"]
+
+
+def test_the_evaluation_and_the_service_rank_alike(catalog: sessionmaker[Session], tmp_path: Path) -> None:
+    """``matcher eval`` measures the pipeline the service ships: both build their engine with
+    the one builder, so on the same catalogue and encoder they give the same rankings."""
+    encoder = FakeEncoder(64)
+    data = load_labelled_set()
+    engine = systems.build_engine(
+        data, {MULTILINGUAL: encoder, ENGLISH: encoder}, VectorCache(None), load_taxonomy(), RankingWeights()
+    )
+    with session_scope(catalog) as session:
+        service = MatchingService(encoders={MULTILINGUAL: encoder, ENGLISH: encoder}, index_dir=tmp_path)
+        service.load(session)
+        for need in data.needs[:8]:
+            party = data.parties[need.party]
+            query = engine.prepare(need)
+            vectors = embed_query(query, service.encoders, VectorCache(None).embed)
+            evaluated = engine.rank(query, party, need_vectors=vectors, today=TODAY)
+            served = service.rank_need(session, need, party, today=TODAY)
+            assert [item.as_result() for item in evaluated.results] == [
+                item.as_result() for item in served.results
+            ], need.id
+
+
+@pytest.fixture
+def tag_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    original = KeywordTagger.tag
+
+    def counting(self: KeywordTagger, text: str, language: str | None = None) -> TagEvidence:
+        calls.append(text)
+        return original(self, text, language)
+
+    monkeypatch.setattr(KeywordTagger, "tag", counting)
+    return calls
+
+
+def test_a_need_is_tagged_once_for_ranking_the_donor_view_and_coaching(
+    catalog: sessionmaker[Session], tmp_path: Path, tag_calls: list[str]
+) -> None:
+    with session_scope(catalog) as session:
+        service = make_service(tmp_path, CountingEncoder())
+        service.load(session)
+        _add_need(session, "n-kenya", "KEN")
+        service.need_changed(session, "n-kenya")
+        need = need_profile(session.get(Need, "n-kenya"))
+        kenya = party_profile(session.get(Party, "KEN"))
+        tag_calls.clear()
+        query = service.prepare(need)
+        ranking = service.rank_need(session, query, kenya, today=TODAY)
+        assert ranking.query is query
+        RequestReader().assess(ranking.query, scores=[item.score for item in ranking.results])
+        assert service.prepare(need) is query  # a page preparing it again gets the same query
+        assert service.rank_need(session, need, kenya, k=3, today=TODAY).query is query
+        service.rank_needs_for_offering(session, ranking.results[0].offering.id, today=TODAY)
+        assert tag_calls == [need.text]
+
+
+def test_ranking_before_load_is_a_clear_error(sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    service = make_service(tmp_path, CountingEncoder())
+    with session_scope(sessions) as session, pytest.raises(EngineNotLoadedError, match="call load"):
+        service.rank_need(session, make_need(), make_party())

@@ -22,7 +22,6 @@ from matcher.api.web.session import (
     render,
     signed_in,
 )
-from matcher.engine.understanding import default_reader
 from matcher.services import interests as interest_service
 from matcher.services import needs as need_service
 from matcher.services import review
@@ -40,8 +39,10 @@ def need_page(need_id: str, request: Request, notice: str = "") -> Response:
         principal = signed_in(request, session)
         need = need_service.get_need(session, principal, need_id)
         matches = review.proposals_by_need(session, principal, [need.id]).get(need.id, [])
+        matching = request.app.state.matching
+        query = matching.prepare(need_profile(need))
         if principal.is_staff:
-            proposals = [card(match, principal) for match in matches]
+            proposals = [card(match, principal, matching) for match in matches]
             interests = interest_service.interests_by_need(session, principal, [need.id]).get(need.id, [])
         else:
             proposals = [review.proposal_record(match, principal) for match in matches]
@@ -51,14 +52,13 @@ def need_page(need_id: str, request: Request, notice: str = "") -> Response:
             if principal.is_staff or principal.role == "party"
             else []
         )
-        evidence = default_reader().tagger.tag(need_profile(need).text, need.language)
         return render(
             request,
             "need.html",
             principal,
             need=need,
-            coaching=need_service.coaching_for(need),
-            keywords=evidence.matched_keywords,
+            coaching=need_service.coaching_for(need, query=query),
+            keywords=query.evidence.matched_keywords,
             proposals=proposals,
             interests=interests,
             history=history,

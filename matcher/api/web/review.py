@@ -23,12 +23,11 @@ from matcher.api.web.session import (
     safe_next,
     signed_in,
 )
-from matcher.engine.understanding import default_reader
 from matcher.services import interests as interest_service
 from matcher.services import offerings as offering_service
 from matcher.services import review
 from matcher.services.access import Conflict, Invalid, Principal
-from matcher.services.matching import need_profile
+from matcher.services.matching import MatchingService, need_profile
 from matcher.services.reports import as_csv, unmet_needs
 
 if TYPE_CHECKING:
@@ -69,7 +68,10 @@ def queue(
         interested = interest_service.interests_by_need(
             session, principal, list({match.need_id for match in page.items})
         )
-        cards = [card(match, principal, interested.get(match.need_id, [])) for match in page.items]
+        cards = [
+            card(match, principal, request.app.state.matching, interested.get(match.need_id, []))
+            for match in page.items
+        ]
         return render(
             request,
             "queue.html",
@@ -95,12 +97,14 @@ def queue(
         )
 
 
-def card(match: Match, principal: Principal, interests: Sequence[Interest] = ()) -> dict[str, Any]:
+def card(
+    match: Match, principal: Principal, matching: MatchingService, interests: Sequence[Interest] = ()
+) -> dict[str, Any]:
     """A proposal as the secretariat reviews it: the need's text and tags, the score by part,
     and whether the programme's provider has expressed interest in this need."""
     record = review.proposal_record(match, principal)
     need = match.need
-    evidence = default_reader().tagger.tag(need_profile(need).text, need.language)
+    evidence = matching.prepare(need_profile(need)).evidence
     components = record["explanation"].get("components", {})
     top = max((abs(value) for value in components.values()), default=1.0) or 1.0
     shown = SimpleNamespace(

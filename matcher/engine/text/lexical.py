@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 import bm25s
@@ -130,7 +130,7 @@ def tokenize(text: str, *, fold_accents: bool = True, remove_stopwords: bool = F
 
 
 class LexicalIndex:
-    """BM25 over a fixed collection of ``(id, text)`` documents.
+    """BM25 over a fixed, ordered collection of texts (document ``i`` is ``texts[i]``).
 
     Scores are non-negative BM25 values, unbounded above and comparable only within one query;
     a document sharing no token with the query scores 0. The index is immutable: rebuild it when
@@ -139,60 +139,36 @@ class LexicalIndex:
 
     def __init__(
         self,
-        documents: Iterable[tuple[int, str]],
+        texts: Iterable[str],
         *,
         tokenizer: Tokenizer = tokenize,
         k1: float = 1.5,
         b: float = 0.75,
     ) -> None:
-        pairs = list(documents)
+        documents = list(texts)
+        self._size = len(documents)
         self._tokenizer = tokenizer
-        self._ids = np.array([document_id for document_id, _ in pairs], dtype=np.int64)
-        if len(set(self._ids.tolist())) != len(self._ids):
-            raise ValueError("LexicalIndex documents must have unique ids")
         self._retriever: bm25s.BM25 | None = None
-        if pairs:
+        if documents:
             self._retriever = bm25s.BM25(k1=k1, b=b)
-            self._retriever.index([tokenizer(text) for _, text in pairs], show_progress=False)
-        logger.debug("built BM25 index over %d documents", len(pairs))
+            self._retriever.index([tokenizer(text) for text in documents], show_progress=False)
+        logger.debug("built BM25 index over %d documents", len(documents))
 
     def __len__(self) -> int:
-        return len(self._ids)
-
-    def ids(self) -> np.ndarray:
-        """Document ids, in the order of :meth:`score_all`'s output."""
-        return self._ids.copy()
+        return self._size
 
     def score_all(self, query_text: str) -> np.ndarray:
-        """BM25 score of every document for ``query_text``, aligned with :meth:`ids` (float32).
+        """BM25 score of every document for ``query_text``, in document order (float32).
 
         All zeros when the query is empty or has no token known to the collection.
         """
-        scores = np.zeros(len(self._ids), dtype=np.float32)
+        scores = np.zeros(self._size, dtype=np.float32)
         if self._retriever is None:
             return scores
         token_ids = self._retriever.get_tokens_ids(self._tokenizer(query_text))
         if not token_ids:
             return scores
         return np.asarray(self._retriever.get_scores_from_ids(token_ids), dtype=np.float32)
-
-    def search(
-        self, query_text: str, k: int, allowed_ids: Collection[int] | None = None
-    ) -> list[tuple[int, float]]:
-        """Top ``k`` documents by BM25 score, best first, as ``(id, score)``.
-
-        Only documents with a positive score are returned, so an empty or unknown query gives ``[]``.
-        ``allowed_ids`` restricts the candidates; ties break by ascending id for stable output.
-        """
-        if k <= 0:
-            return []
-        scores = self.score_all(query_text)
-        candidate = scores > 0
-        if allowed_ids is not None:
-            candidate &= np.isin(self._ids, np.fromiter(allowed_ids, dtype=np.int64))
-        positions = np.flatnonzero(candidate)
-        order = np.lexsort((self._ids[positions], -scores[positions]))[:k]
-        return [(int(self._ids[positions[i]]), float(scores[positions[i]])) for i in order]
 
 
 # A sentence ends at . ! ? (and their Arabic and Chinese forms) followed by space, or right

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -71,10 +71,6 @@ def normalise(text: str) -> str:
     )
 
 
-def words(text: str) -> list[str]:
-    return _WORD.findall(normalise(text))
-
-
 def _stem(word: str) -> str:
     return word if len(word) <= 4 else word[: max(4, len(word) - 2)]
 
@@ -96,10 +92,13 @@ class _Keyword:
     han: str | None
 
 
-@dataclass
+@dataclass(frozen=True)
 class TagEvidence:
-    """Inferred codes with their strength (number of distinct keywords matched) and the
-    keywords that matched, per code."""
+    """Inferred codes with their strength (number of distinct places a keyword of the code
+    matched) and the keywords that matched, per code.
+
+    Filled by ``KeywordTagger.tag`` and read-only from then on: a prepared need query shares
+    one evidence between ranking, explanations, coaching and the pages."""
 
     sectors: dict[str, float] = field(default_factory=dict)
     assistance_types: dict[str, float] = field(default_factory=dict)
@@ -124,7 +123,7 @@ class KeywordTagger:
     def __init__(self, taxonomy: Taxonomy, window: int = 1) -> None:
         self.window = window
         self._by_stem: dict[str, list[_Keyword]] = {}
-        self._han: list[_Keyword] = []
+        self._han: list[tuple[str, _Keyword]] = []  # (normalised Han keyword, keyword)
         seen: set[tuple[str, str, tuple[str, ...], str | None]] = set()
         for family in ("sectors", "assistance_types"):
             for code in getattr(taxonomy, family).values():
@@ -139,7 +138,7 @@ class KeywordTagger:
                             continue
                         seen.add((entry.code, language, entry.stems, entry.han))
                         if entry.han is not None:
-                            self._han.append(entry)
+                            self._han.append((entry.han, entry))
                         else:
                             self._by_stem.setdefault(entry.stems[0], []).append(entry)
         self._stem_lengths = sorted({len(stem) for stem in self._by_stem})
@@ -176,11 +175,10 @@ class KeywordTagger:
                     ):
                         _record(evidence, places, keyword, position)
         compact = normalised.replace(" ", "")
-        for keyword in self._han:
-            assert keyword.han is not None
+        for han, keyword in self._han:
             if language is not None and keyword.language != language:
                 continue
-            found = compact.find(keyword.han)
+            found = compact.find(han)
             if found >= 0:
                 _record(evidence, places, keyword, -1 - found)
         return evidence
@@ -263,8 +261,3 @@ def english_equivalents(evidence: TagEvidence, glossary: Glossary) -> list[str]:
         for keyword in keywords
     )
     return list(dict.fromkeys(phrase for phrase in found if phrase))
-
-
-def merge_codes(*groups: Iterable[str]) -> tuple[str, ...]:
-    """Union of code groups in first-seen order."""
-    return tuple(dict.fromkeys(code for group in groups for code in group))

@@ -1,0 +1,130 @@
+"""One way to assemble a ready ``RankingEngine``, shared by the service, ``matcher rank``,
+``matcher eval`` and ``matcher bench``, so that what is evaluated and measured is what ships.
+
+The callers differ only in where vectors come from: the service embeds through the
+database's embedding cache and keeps persisted FAISS indexes; the evaluation embeds through
+its own file cache and builds in-memory indexes; the benchmark hands in synthetic vectors.
+So the builder takes an embedding function ``embed(encoder, texts) -> rows`` and, per
+encoder role, either an existing index holding every active offering or a factory for a
+new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+from matcher.embeddings.encoders import MULTILINGUAL, Encoder
+from matcher.embeddings.index import VectorIndex, vector_id
+from matcher.engine.domain import OfferingProfile
+from matcher.engine.query import SENTENCES, NeedQuery
+from matcher.engine.ranking import RankingEngine
+from matcher.engine.text.lexical import sentences
+from matcher.engine.text.tagging import Glossary, keyword_glossary
+from matcher.engine.weights import RankingWeights
+from matcher.taxonomy import Taxonomy
+
+Embed = Callable[[Encoder, Sequence[str]], np.ndarray]
+"""``embed(encoder, texts)``: unit float32 rows aligned with ``texts`` (``(0, dimension)`` for none)."""
+
+IndexFactory = Callable[[Encoder], VectorIndex]
+"""An empty vector index for ``encoder``'s vectors."""
+
+OfferingSentences = dict[str, tuple[list[str], np.ndarray]]
+
+
+def new_index(encoder: Encoder) -> VectorIndex:
+    """The default factory: ``VectorIndex``'s automatic layout (exact below 10k vectors)."""
+    return VectorIndex(encoder.dimension, encoder_name=encoder.name)
+
+
+def build_engine(
+    *,
+    offerings: Sequence[OfferingProfile],
+    encoders: Mapping[str, Encoder],
+    embed: Embed,
+    taxonomy: Taxonomy,
+    weights: RankingWeights | None = None,
+    indexes: Mapping[str, VectorIndex] | None = None,
+    index_factory: IndexFactory = new_index,
+    reuse: RankingEngine | None = None,
+) -> RankingEngine:
+    """A ``RankingEngine`` over ``offerings`` (every offering, active or not).
+
+    ``encoders`` maps an encoder role (``MULTILINGUAL``, ``ENGLISH``) to its encoder. For each
+    role, ``indexes`` may give an index that already holds every active offering under
+    ``vector_id(offering.id)`` (the service's persisted ones); otherwise one is made with
+    ``index_factory`` and filled with ``embed`` of the active offerings' texts. With a
+    multilingual encoder the engine also gets the active offerings' sentence vectors and the
+    keyword glossary (both embedded with it, sentences first, then the glossary's phrases).
+
+    ``reuse`` is the previous engine built with the same encoders and taxonomy: its tagger,
+    glossary, per-offering artefacts and the sentence vectors of unchanged descriptions are
+    reused, so a one-offering change embeds only that offering's sentences.
+    """
+    active = [offering for offering in offerings if offering.active]
+    ready = dict(indexes or {})
+    for role, encoder in encoders.items():
+        if role not in ready:
+            index = index_factory(encoder)
+            index.add(
+                np.array([vector_id(offering.id) for offering in active], dtype=np.int64),
+                embed(encoder, [offering.text for offering in active]),
+            )
+            ready[role] = index
+    ids_by_row = np.array([vector_id(offering.id) for offering in offerings], dtype=np.int64)
+    multilingual = encoders.get(MULTILINGUAL)
+    offering_sentences: OfferingSentences = {}
+    glossary: Glossary = {}
+    if multilingual is not None:
+        offering_sentences = sentence_vectors(active, multilingual, embed, reuse)
+        glossary = (
+            reuse.glossary
+            if reuse is not None and reuse.glossary
+            else keyword_glossary(taxonomy, lambda texts: embed(multilingual, texts))
+        )
+    return RankingEngine(
+        offerings=offerings,
+        offering_indexes={role: index.view(ids_by_row) for role, index in ready.items()},
+        taxonomy=taxonomy,
+        weights=weights,
+        offering_sentences=offering_sentences,
+        glossary=glossary,
+        reuse=reuse,
+    )
+
+
+def sentence_vectors(
+    offerings: Sequence[OfferingProfile], encoder: Encoder, embed: Embed, reuse: RankingEngine | None = None
+) -> OfferingSentences:
+    """Each offering's description sentences and their vectors under ``encoder``. Sentences
+    ``reuse`` already holds for an offering with the same sentences are kept; the rest are
+    embedded in one call, in offering order."""
+    previous = reuse.offering_sentences if reuse is not None else {}
+    found: OfferingSentences = {}
+    missing: list[tuple[str, list[str]]] = []
+    for offering in offerings:
+        texts = sentences(offering.description)
+        known = previous.get(offering.id)
+        if known is not None and list(known[0]) == texts:
+            found[offering.id] = (texts, known[1])
+        else:
+            missing.append((offering.id, texts))
+    if missing:
+        vectors = embed(encoder, [text for _, texts in missing for text in texts])
+        start = 0
+        for offering_id, texts in missing:
+            found[offering_id] = (texts, vectors[start : start + len(texts)])
+            start += len(texts)
+    return {offering.id: found[offering.id] for offering in offerings}
+
+
+def embed_query(query: NeedQuery, encoders: Mapping[str, Encoder], embed: Embed) -> dict[str, np.ndarray]:
+    """The need vectors ``RankingEngine.rank`` takes: one vector per encoder role, and the
+    sentence vectors (``SENTENCES``) when there is a multilingual encoder."""
+    texts = query.texts()
+    vectors = {role: embed(encoder, texts[role])[0] for role, encoder in encoders.items()}
+    if MULTILINGUAL in encoders:
+        vectors[SENTENCES] = embed(encoders[MULTILINGUAL], texts[SENTENCES])
+    return vectors
