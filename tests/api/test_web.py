@@ -161,3 +161,29 @@ def test_programme_form_keeps_what_was_typed_and_reads_amounts_as_people_write_t
     assert saved.status_code == 303
     other = _get(api, "party", "/programmes/new")
     assert other.status_code == 403
+
+
+def test_a_provider_sees_the_open_requests_that_fit_and_can_express_interest(api: Api) -> None:
+    need = api.new_need(
+        "party",
+        title="Collecte des lampes usagées",
+        description="Les communes veulent collecter les lampes fluorescentes usagées contenant du mercure.",
+    )
+    path = f"/programmes/{api.items['offering']}/needs"
+    page = _get(api, "provider", path)
+    assert page.status_code == 200
+    assert (
+        "Collecte des lampes usagées" in page.text and "In English" in page.text
+    )  # a gloss of the French need
+    assert "Confidential: mercury stockpile" not in page.text  # hidden from providers
+    token = _csrf(api, "provider", path)
+    sent = _post(
+        api,
+        "provider",
+        f"/programmes/{api.items['offering']}/interest",
+        {"csrf": token, "need_id": need, "note": "Ready"},
+    )
+    assert sent.status_code == 303
+    interests = api.call("GET", f"/v1/needs/{need}/interests", "secretariat").json()["items"]
+    assert [item["note"] for item in interests] == ["Ready"]
+    assert _get(api, "other_provider", path).status_code == 403

@@ -118,9 +118,17 @@ def test_no_console_errors_and_no_serious_accessibility_violations(site: Site) -
     need = site.items.get("need") or _submit_french_request(site, errors)
     visits = {
         None: ["/"],
-        "secretariat": ["/queue", "/queue?state=all", f"/needs/{need}", "/report", "/programmes"],
-        "party": ["/requests", "/requests/new", f"/needs/{need}"],
-        "provider": ["/programmes", "/programmes/new"],
+        "secretariat": [
+            "/queue",
+            "/queue?state=all",
+            f"/needs/{need}",
+            "/report",
+            "/programmes",
+            "/verification",
+            "/account",
+        ],
+        "party": ["/requests", "/requests/new", f"/needs/{need}", f"/needs/{need}/edit", "/account"],
+        "provider": ["/programmes", "/programmes/new", "/programmes/unep-chemicals-health/needs", "/account"],
     }
     for role, paths in visits.items():
         page = site.page(role, errors)
