@@ -149,7 +149,7 @@ def test_the_loop_from_request_to_result(loop: tuple[Site, SmtpServer, Path]) ->
                 select(Outbox.message_id, Outbox.event, Outbox.recipient, Outbox.sent_at)
             ).all()
         received = smtp.message_ids()
-        if rows and all(row.message_id in received for row in rows) or time.monotonic() > deadline:
+        if (rows and all(row.message_id in received for row in rows)) or time.monotonic() > deadline:
             break
         time.sleep(0.3)
     engine.dispose()
