@@ -174,7 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.matching = matching
         # Read at scrape time from a count kept when offerings change: no per-request work.
         app.state.metrics.offerings.set_function(lambda: matching.active_offerings)
-        logger.info("serving %d offerings from %s", len(matching.offerings), settings.resolved_database_url)
+        logger.info("serving %d offerings from %s", len(matching.offerings), settings.display_database_url)
         try:
             yield
         finally:
