@@ -100,6 +100,8 @@ def _explain(error: dict[str, Any]) -> str:
         return f"{error.get('input')!r} is not allowed: {message[0].lower()}{message[1:]}"
     if kind in ("model_attributes_type", "dict_type") and tuple(error["loc"]) == ("body",):
         return "the body must be a JSON object, sent with 'Content-Type: application/json'"
+    if error.get("input") is None and str(kind).endswith("_type") and error["loc"][0] == "body":
+        return "may not be null (leave the field out instead)"
     return message
 
 
@@ -218,12 +220,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return error_response(problem.status, problem.code, problem.message, problem.details)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, problem: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, problem: RequestValidationError) -> Response:
         errors = problem.errors()
         if any(error.get("type") == "json_invalid" for error in errors):
             return error_response(400, "malformed_json", "the request body is not valid JSON")
         details = [{"loc": _json_path(tuple(error["loc"])), "message": _explain(error)} for error in errors]
         fields = ", ".join(detail["loc"] for detail in details)
+        if is_page(request):
+            explained = "; ".join(f"{detail['loc']}: {detail['message']}" for detail in details)
+            return web.error_page(request, 422, f"invalid {fields} ({explained})")
         return error_response(422, "invalid", f"invalid fields: {fields}", details)
 
     @app.exception_handler(StarletteHTTPException)

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from matcher.engine.understanding import Coaching, Reading, default_reader
 from matcher.services.access import Conflict, Forbidden, Invalid, NotFound, Principal, audit, plain
 from matcher.services.matching import MatchingService, need_profile
 from matcher.services.paging import Page, paginate
-from matcher.store.models import Need, Party
+from matcher.store.models import Need, Party, utcnow
 from matcher.taxonomy import FINAL_NEED_STATUSES, OPEN_NEED_STATUSES
 
 EDITABLE = (
@@ -128,6 +129,16 @@ def snapshot(need: Need) -> dict[str, Any]:
     }
 
 
+def _check_deadline(deadline: dt.date | None) -> None:
+    """A deadline set when a need is filed or changed is not in the past. Yesterday (UTC)
+    still counts, for a Party whose day has not ended yet; imports keep history as it was."""
+    if deadline is not None and deadline < utcnow().date() - dt.timedelta(days=1):
+        raise Invalid(
+            f"the deadline {deadline.isoformat()} is in the past",
+            [{"loc": "body.deadline", "message": "is in the past: give today or a later date"}],
+        )
+
+
 def _commit_and_reflect(session: Session, matching: MatchingService, need: Need) -> None:
     """Commit the need's write, then bring the matching service up to date with it (the
     open-needs index), and commit the embeddings that cost. Every need write ends here."""
@@ -158,6 +169,7 @@ def create_need(
             )
     else:
         raise Forbidden("only a Party or the secretariat can file a need")
+    _check_deadline(data.get("deadline"))
     need = Need(id=f"need-{secrets.token_hex(6)}", party_iso3=party, status="submitted")
     for name in EDITABLE:
         if name in data:
@@ -193,6 +205,8 @@ def update_need(
     """Change the fields in ``changes`` and commit; the matching service reflects the change."""
     need = get_need(session, principal, need_id)
     _check_can_change(principal, need)
+    if changes.get("deadline") != need.deadline:
+        _check_deadline(changes.get("deadline"))
     before = snapshot(need)
     for name, value in changes.items():
         if name not in EDITABLE:

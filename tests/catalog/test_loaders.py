@@ -143,6 +143,29 @@ BAD_ROWS = {
     "unknown party": ([good_need(party="XYZ")], "party", "unknown party 'XYZ'"),
     "unknown need status": ([good_need(status="lost")], "status", "allowed: draft"),
     "unknown provider kind": ([good_offering(id="bad", provider_kind="wizard")], "provider_kind", "allowed:"),
+    "infinite money": ([good_offering(id="bad", funding_max_usd=float("inf"))], "funding_max_usd", "finite"),
+    "money beyond a float": (
+        ['{"id": "bad", "party": "KEN", "title": "t", "description": "d", "budget_usd": 1e999}'],
+        "budget_usd",
+        "finite",
+    ),
+    "not a number": ([good_need(id="bad", budget_usd=float("nan"))], "budget_usd", "finite"),
+    "NUL in a title": ([good_need(id="bad", title="Mercury\x00waste")], "title", "control character"),
+    "escape in a description": ([good_offering(id="bad", description="a\x1b[31m")], "description", "control"),
+    "NUL in an id": ([good_need(id="bad\x00id")], "id", ""),
+    "script URL": ([good_offering(id="bad", url="javascript:alert(1)")], "url", "http"),
+    "capacity beyond an integer": ([good_offering(id="bad", capacity=2**31)], "capacity", "less than"),
+    "title longer than its column": ([good_need(id="bad", title="t" * 501)], "title", "at most 500"),
+    "provider longer than its column": (
+        [good_offering(id="bad", provider="p" * 301)],
+        "provider",
+        "at most 300",
+    ),
+    "provider id longer than its column": (
+        [good_offering(id="bad", provider_id="p" * 101)],
+        "provider_id",
+        "at most 100",
+    ),
 }
 
 
@@ -217,6 +240,35 @@ def test_csv_conventions(loaded: sessionmaker[Session], tmp_path: Path) -> None:
         assert need.deadline is not None and need.deadline.isoformat() == "2027-03-31"
         assert need.language == "fr"  # absent in the file, so detected on import ("Titre. Description")
         assert need.status == "submitted"
+
+
+def test_csv_money_must_be_finite(loaded: sessionmaker[Session], tmp_path: Path) -> None:
+    path = tmp_path / "needs.csv"
+    path.write_text(
+        "id,party,title,description,budget_usd\n"
+        "n-1,KEN,Title,Description,Infinity\n"
+        "n-2,KEN,Title,Description,nan\n"
+        "n-3,KEN,Title,Description,1e999\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ImportRejected) as rejected, session_scope(loaded) as session:
+        load_files(session, [path])
+    assert {(error.line, error.field) for error in rejected.value.errors} == {
+        (2, "budget_usd"),
+        (3, "budget_usd"),
+        (4, "budget_usd"),
+    }
+
+
+def test_imports_keep_past_deadlines(loaded: sessionmaker[Session], tmp_path: Path) -> None:
+    path = write_jsonl(
+        tmp_path / "old.jsonl", [good_need(id="old-need", deadline="2019-05-01", status="closed")]
+    )
+    with session_scope(loaded) as session:
+        load_files(session, [path])
+    with loaded() as session:
+        need = session.get(Need, "old-need")
+        assert need is not None and need.deadline is not None and need.deadline.isoformat() == "2019-05-01"
 
 
 def test_kind_is_inferred_from_fields(loaded: sessionmaker[Session], tmp_path: Path) -> None:

@@ -6,7 +6,17 @@ from typing import Any
 
 from fastapi import APIRouter, Query, status
 
-from matcher.api.deps import DEFAULT_PAGE, Limit, Offset, PrincipalDep, ServiceDep, SessionDep, errors
+from matcher.api.deps import (
+    DEFAULT_PAGE,
+    Limit,
+    NeedId,
+    Offset,
+    PartyFilter,
+    PrincipalDep,
+    ServiceDep,
+    SessionDep,
+    errors,
+)
 from matcher.api.schemas import (
     AssistanceType,
     LanguageCode,
@@ -37,7 +47,8 @@ def create_need(body: NeedCreate, session: SessionDep, principal: PrincipalDep, 
 
     The response carries the detected `language` (when none was given), the `inferred`
     codes (kept apart from the stated ones) and `coaching` for vague requests, in the
-    need's language. A short text is coached, never refused.
+    need's language. A short text is coached, never refused. A deadline in the past is
+    refused.
     """
     need = service.create_need(session, principal, body.model_dump(exclude_unset=True), matching=matching)
     return service.need_record(need)
@@ -47,7 +58,7 @@ def create_need(body: NeedCreate, session: SessionDep, principal: PrincipalDep, 
 def list_needs(
     session: SessionDep,
     principal: PrincipalDep,
-    party: str | None = Query(None, description="ISO3 code of the Party."),
+    party: PartyFilter = None,
     status_: NeedStatus | None = Query(None, alias="status"),
     sector: SectorCode | None = Query(None, description="Stated or inferred sector."),
     assistance_type: AssistanceType | None = Query(None, description="Stated or inferred assistance type."),
@@ -64,7 +75,7 @@ def list_needs(
 
 
 @router.get("/{need_id}", response_model=NeedOut, responses=errors(401, 404), summary="Read a need")
-def get_need(need_id: str, session: SessionDep, principal: PrincipalDep) -> Any:
+def get_need(need_id: NeedId, session: SessionDep, principal: PrincipalDep) -> Any:
     return service.need_record(service.get_need(session, principal, need_id))
 
 
@@ -75,7 +86,7 @@ def get_need(need_id: str, session: SessionDep, principal: PrincipalDep) -> Any:
     summary="Change a need",
 )
 def update_need(
-    need_id: str, body: NeedPatch, session: SessionDep, principal: PrincipalDep, matching: ServiceDep
+    need_id: NeedId, body: NeedPatch, session: SessionDep, principal: PrincipalDep, matching: ServiceDep
 ) -> Any:
     """Only the fields sent change. The owning Party or the secretariat; not once withdrawn or closed."""
     need = service.update_need(
@@ -90,7 +101,7 @@ def update_need(
     responses=errors(401, 403, 404, 409),
     summary="Withdraw a need",
 )
-def withdraw_need(need_id: str, session: SessionDep, principal: PrincipalDep, matching: ServiceDep) -> Any:
+def withdraw_need(need_id: NeedId, session: SessionDep, principal: PrincipalDep, matching: ServiceDep) -> Any:
     """The need leaves every match and the donor view; nothing is deleted."""
     need = service.withdraw_need(session, principal, need_id, matching=matching)
     return service.need_record(need)
@@ -100,11 +111,11 @@ def withdraw_need(need_id: str, session: SessionDep, principal: PrincipalDep, ma
     "/{need_id}/matches",
     response_model=MatchesOut,
     response_model_exclude_none=True,
-    responses=errors(401, 403, 404, 422),
+    responses=errors(401, 403, 404, 409, 422),
     summary="Offerings for a need",
 )
 def matches(
-    need_id: str,
+    need_id: NeedId,
     session: SessionDep,
     principal: PrincipalDep,
     matching: ServiceDep,

@@ -6,7 +6,17 @@ from typing import Any
 
 from fastapi import APIRouter, Query, status
 
-from matcher.api.deps import DEFAULT_PAGE, Limit, Offset, PrincipalDep, ServiceDep, SessionDep, errors
+from matcher.api.deps import (
+    DEFAULT_PAGE,
+    Limit,
+    OfferingId,
+    Offset,
+    PrincipalDep,
+    ProviderFilter,
+    ServiceDep,
+    SessionDep,
+    errors,
+)
 from matcher.api.schemas import (
     AssistanceType,
     MatchesOut,
@@ -44,7 +54,7 @@ def create_offering(
 def list_offerings(
     session: SessionDep,
     principal: PrincipalDep,
-    provider_id: str | None = None,
+    provider_id: ProviderFilter = None,
     sector: SectorCode | None = None,
     assistance_type: AssistanceType | None = None,
     region: RegionCode | None = None,
@@ -60,7 +70,7 @@ def list_offerings(
 @router.get(
     "/{offering_id}", response_model=OfferingOut, responses=errors(401, 404), summary="Read an offering"
 )
-def get_offering(offering_id: str, session: SessionDep, principal: PrincipalDep) -> Any:
+def get_offering(offering_id: OfferingId, session: SessionDep, principal: PrincipalDep) -> Any:
     return service.offering_record(service.get_offering(session, principal, offering_id))
 
 
@@ -71,7 +81,11 @@ def get_offering(offering_id: str, session: SessionDep, principal: PrincipalDep)
     summary="Change or deactivate an offering",
 )
 def update_offering(
-    offering_id: str, body: OfferingPatch, session: SessionDep, principal: PrincipalDep, matching: ServiceDep
+    offering_id: OfferingId,
+    body: OfferingPatch,
+    session: SessionDep,
+    principal: PrincipalDep,
+    matching: ServiceDep,
 ) -> Any:
     """Only the fields sent change; `{"active": false}` deactivates (nothing is deleted)."""
     offering = service.update_offering(
@@ -84,11 +98,11 @@ def update_offering(
     "/{offering_id}/matches",
     response_model=MatchesOut,
     response_model_exclude_none=True,
-    responses=errors(401, 403, 404, 422),
+    responses=errors(401, 403, 404, 409, 422),
     summary="Open needs for an offering (donor view)",
 )
 def matches(
-    offering_id: str,
+    offering_id: OfferingId,
     session: SessionDep,
     principal: PrincipalDep,
     matching: ServiceDep,

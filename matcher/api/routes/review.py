@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Query, status
 
-from matcher.api.deps import DEFAULT_PAGE, Limit, Offset, PrincipalDep, ServiceDep, SessionDep, errors
+from matcher.api.deps import (
+    DEFAULT_PAGE,
+    Limit,
+    Offset,
+    PartyFilter,
+    PrincipalDep,
+    ProposalId,
+    ProviderFilter,
+    ServiceDep,
+    SessionDep,
+    errors,
+    text_filter,
+)
 from matcher.api.schemas import (
     AuditPage,
     LanguageCode,
@@ -21,6 +32,7 @@ from matcher.api.schemas import (
 )
 from matcher.services import review
 from matcher.services.access import AuditFilters, audit_record, list_audit
+from matcher.validation import MAX_AGE_DAYS, UtcDateTime
 
 router = APIRouter(tags=["review"])
 
@@ -50,10 +62,14 @@ def list_proposals(
     region: RegionCode | None = None,
     sector: SectorCode | None = None,
     language: LanguageCode | None = None,
-    provider_id: str | None = None,
-    party: str | None = None,
-    min_age_days: int | None = Query(None, ge=0, description="Proposed at least this many days ago."),
-    max_age_days: int | None = Query(None, ge=0, description="Proposed at most this many days ago."),
+    provider_id: ProviderFilter = None,
+    party: PartyFilter = None,
+    min_age_days: int | None = Query(
+        None, ge=0, le=MAX_AGE_DAYS, description="Proposed at least this many days ago."
+    ),
+    max_age_days: int | None = Query(
+        None, ge=0, le=MAX_AGE_DAYS, description="Proposed at most this many days ago."
+    ),
     limit: Limit = DEFAULT_PAGE,
     offset: Offset = 0,
 ) -> Any:
@@ -79,17 +95,17 @@ def list_proposals(
     responses=errors(401, 404),
     summary="Read a proposal",
 )
-def get_proposal(proposal_id: int, session: SessionDep, principal: PrincipalDep) -> Any:
+def get_proposal(proposal_id: ProposalId, session: SessionDep, principal: PrincipalDep) -> Any:
     return review.proposal_record(review.get_proposal(session, principal, proposal_id), principal)
 
 
 @router.post(
     "/v1/proposals/{proposal_id}/accept",
     response_model=ProposalOut,
-    responses=errors(401, 403, 404, 409),
+    responses=errors(401, 403, 404, 409, 422),
     summary="Accept a proposal",
 )
-def accept(proposal_id: int, session: SessionDep, principal: PrincipalDep) -> Any:
+def accept(proposal_id: ProposalId, session: SessionDep, principal: PrincipalDep) -> Any:
     """`proposed` → `accepted`; the need becomes `matched`. The Party and the provider now see it."""
     match = review.accept(session, principal, proposal_id)
     session.commit()
@@ -99,10 +115,10 @@ def accept(proposal_id: int, session: SessionDep, principal: PrincipalDep) -> An
 @router.post(
     "/v1/proposals/{proposal_id}/reject",
     response_model=ProposalOut,
-    responses=errors(400, 401, 403, 404, 409, 422),
+    responses=errors(400, 401, 403, 404, 409, 413, 422),
     summary="Reject a proposal",
 )
-def reject(proposal_id: int, body: RejectBody, session: SessionDep, principal: PrincipalDep) -> Any:
+def reject(proposal_id: ProposalId, body: RejectBody, session: SessionDep, principal: PrincipalDep) -> Any:
     """`proposed` → `rejected`, with a reason. The pairing is never proposed again."""
     match = review.reject(session, principal, proposal_id, body.reason)
     session.commit()
@@ -115,7 +131,7 @@ def reject(proposal_id: int, body: RejectBody, session: SessionDep, principal: P
     responses=errors(401, 403, 404, 409),
     summary="Mark a proposal introduced",
 )
-def introduce(proposal_id: int, session: SessionDep, principal: PrincipalDep) -> Any:
+def introduce(proposal_id: ProposalId, session: SessionDep, principal: PrincipalDep) -> Any:
     """`accepted` → `introduced`: the secretariat has put the two sides in touch."""
     match = review.introduce(session, principal, proposal_id)
     session.commit()
@@ -126,14 +142,12 @@ def introduce(proposal_id: int, session: SessionDep, principal: PrincipalDep) ->
 def audit_trail(
     session: SessionDep,
     principal: PrincipalDep,
-    entity_type: str | None = Query(
-        None, description="need, offering, match, matching_run, api_key, catalog…"
-    ),
-    entity_id: str | None = None,
-    action: str | None = Query(None, description="e.g. need.create, match.accept"),
-    actor: str | None = Query(None, description="e.g. key:k1234abcd5678"),
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
+    entity_type: str | None = text_filter("need, offering, match, matching_run, api_key, catalog…"),
+    entity_id: str | None = text_filter(),
+    action: str | None = text_filter("e.g. need.create, match.accept"),
+    actor: str | None = text_filter("e.g. key:k1234abcd5678"),
+    since: UtcDateTime | None = Query(None, description="From this time (UTC when no zone is given)."),
+    until: UtcDateTime | None = Query(None, description="Up to this time (UTC when no zone is given)."),
     limit: Limit = DEFAULT_PAGE,
     offset: Offset = 0,
 ) -> Any:

@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import math
 import re
 import secrets
 from pathlib import Path
@@ -23,10 +24,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from matcher.api.web.i18n import INTERFACE_LANGUAGES, part_name, state_name, translator
-from matcher.services.access import NotAuthenticated, Principal, ServiceError, authenticate
+from matcher.services.access import Invalid, NotAuthenticated, Principal, ServiceError, authenticate
 from matcher.taxonomy import UN_LANGUAGES, load_taxonomy
 
 SESSION_COOKIE = "mm_session"
@@ -162,13 +164,47 @@ ERROR_NOTICES = {"reason": "notice_need_reason", "state": "notice_bad_state"}
 def parse_money(text: str) -> float | None:
     """A money amount as people type it: "450 000", "10,000", "2 000 000.50" (spaces,
     non-breaking spaces, commas and apostrophes as thousands separators). Empty gives None;
-    anything else raises ValueError."""
+    anything else (negative, "inf", "nan", "1e999") raises ValueError."""
     cleaned = re.sub(r"[\s\u00a0\u202f,'_]", "", text)
     if not cleaned:
         return None
     value = float(cleaned)
-    if value < 0:
+    if value < 0 or not math.isfinite(value):
         raise ValueError(text)
+    return value
+
+
+def check_form(model: type[BaseModel], data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Validate a form's values with the API's own body model (the same rules: control
+    characters, finite money, web addresses, lengths). Returns the validated values, or
+    the names of the fields in error."""
+    try:
+        checked = model.model_validate(data)
+    except ValidationError as error:
+        return data, sorted({str(problem["loc"][0]) for problem in error.errors() if problem["loc"]})
+    return checked.model_dump(exclude_unset=True), []
+
+
+def query_choice(name: str, value: str, allowed: Any) -> str | None:
+    """An optional filter of a page: empty is no filter; anything else must be allowed."""
+    if not value:
+        return None
+    if value not in allowed:
+        raise Invalid(
+            f"query.{name}: {value!r} is not one of the choices",
+            [{"loc": f"query.{name}", "message": "unknown"}],
+        )
+    return value
+
+
+def query_matching(name: str, value: str, pattern: str) -> str | None:
+    """An optional free-text filter of a page: empty is no filter; else it must match ``pattern``."""
+    if not value:
+        return None
+    if not re.fullmatch(pattern, value):
+        raise Invalid(
+            f"query.{name}: {value!r} is not valid", [{"loc": f"query.{name}", "message": "not valid"}]
+        )
     return value
 
 
@@ -178,7 +214,11 @@ def back(url: str, **query: str) -> RedirectResponse:
 
 
 def safe_next(target: str | None, default: str) -> str:
-    return target if target and target.startswith("/") and not target.startswith("//") else default
+    """A path on this site to go back to, or ``default`` (never another site: browsers read
+    "//host" and "/\\host" as another host)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target if target.isprintable() else default
 
 
 def home_for(principal: Principal) -> str:
