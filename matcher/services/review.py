@@ -36,9 +36,10 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 VISIBLE_TO_OWNERS = ("accepted", "introduced")
 ACTIONS = {"accepted": "match.accept", "rejected": "match.reject", "introduced": "match.introduce"}
-# Parts of an explanation that quote the need's own words: kept from providers when the
-# need is confidential.
-QUOTES_NEED = ("sentence_pair", "matched_terms")
+# What a provider sees of a confidential need's explanation: only the parts about the
+# offering and the process. Everything else is drawn from the need (its words, its codes,
+# its budget; the score components together with the total would give the budget back).
+OFFERING_SIDE_OF_EXPLANATION = ("constraints_passed", "unverified", "notice")
 
 
 @dataclass(frozen=True)
@@ -341,14 +342,16 @@ def introduce(session: Session, principal: Principal, proposal_id: int) -> Match
 
 
 def proposal_record(match: Match, principal: Principal) -> dict[str, Any]:
-    """The proposal as ``principal`` may see it: a provider sees a confidential need's
-    title and Party, never its description."""
+    """The proposal as ``principal`` may see it. Of a confidential need a provider sees the
+    id, Party, title, language and the flag, and of the explanation only
+    ``OFFERING_SIDE_OF_EXPLANATION`` (README, "Who may do what")."""
     need, offering = match.need, match.offering
     show_description = principal.is_staff or principal.role == "party" or not need.confidential
     explanation = dict(match.explanation or {})
     if not show_description:
-        for part in QUOTES_NEED:
-            explanation.pop(part, None)
+        explanation = {
+            key: value for key, value in explanation.items() if key in OFFERING_SIDE_OF_EXPLANATION
+        }
     record: dict[str, Any] = {
         "id": match.id,
         "state": match.state,
