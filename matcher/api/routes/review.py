@@ -50,7 +50,6 @@ def run_matching(body: RunCreate, session: SessionDep, principal: PrincipalDep, 
     proposed again; undecided proposals that fall out of the top `k` are dropped."""
     filters = review.RunFilters(body.region, body.sector, body.language, body.party, body.k)
     report = review.run_matching(session, matching, principal, filters)
-    session.commit()
     return {**report.as_dict(), "summary": report.summary()}
 
 
@@ -105,10 +104,11 @@ def get_proposal(proposal_id: ProposalId, session: SessionDep, principal: Princi
     responses=errors(401, 403, 404, 409, 422),
     summary="Accept a proposal",
 )
-def accept(proposal_id: ProposalId, session: SessionDep, principal: PrincipalDep) -> Any:
+def accept(
+    proposal_id: ProposalId, session: SessionDep, principal: PrincipalDep, matching: ServiceDep
+) -> Any:
     """`proposed` → `accepted`; the need becomes `matched`. The Party and the provider now see it."""
-    match = review.accept(session, principal, proposal_id)
-    session.commit()
+    match = review.accept(session, principal, proposal_id, matching=matching)
     return review.proposal_record(match, principal)
 
 
@@ -121,7 +121,6 @@ def accept(proposal_id: ProposalId, session: SessionDep, principal: PrincipalDep
 def reject(proposal_id: ProposalId, body: RejectBody, session: SessionDep, principal: PrincipalDep) -> Any:
     """`proposed` → `rejected`, with a reason. The pairing is never proposed again."""
     match = review.reject(session, principal, proposal_id, body.reason)
-    session.commit()
     return review.proposal_record(match, principal)
 
 
@@ -134,7 +133,6 @@ def reject(proposal_id: ProposalId, body: RejectBody, session: SessionDep, princ
 def introduce(proposal_id: ProposalId, session: SessionDep, principal: PrincipalDep) -> Any:
     """`accepted` → `introduced`: the secretariat has put the two sides in touch."""
     match = review.introduce(session, principal, proposal_id)
-    session.commit()
     return review.proposal_record(match, principal)
 
 

@@ -137,7 +137,6 @@ def run_from_queue(request: Request, csrf: str = Form("")) -> Response:
     with open_session(request) as session:
         principal = signed_in(request, session)
         report = review.run_matching(session, request.app.state.matching, principal, review.RunFilters())
-        session.commit()
     return back("/queue", notice=f"run:{report.added}:{report.kept}:{report.dropped}")
 
 
@@ -156,7 +155,7 @@ def decide(
         principal = signed_in(request, session)
         try:
             if action == "accept":
-                review.accept(session, principal, proposal_id)
+                review.accept(session, principal, proposal_id, matching=request.app.state.matching)
             elif action == "reject":
                 checked, problems = check_form(RejectBody, {"reason": reason})
                 if problems:
@@ -169,7 +168,6 @@ def decide(
         except (Invalid, Conflict) as problem:
             session.rollback()
             return back(target, notice="error:reason" if isinstance(problem, Invalid) else "error:state")
-        session.commit()
     return back(target, notice=f"{action}:{proposal_id}")
 
 
