@@ -234,9 +234,15 @@ def signed_in(request: Request, session: Session) -> Principal:
     return principal
 
 
-def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    with open_session(request) as session:
-        principal = current_principal(request, session)
+def error_page(
+    request: Request, status: int, message: str, *, look_up_principal: bool = True
+) -> HTMLResponse:
+    """The HTML error page. ``look_up_principal=False`` for an unexpected failure: the
+    database may be what failed."""
+    principal = None
+    if look_up_principal:
+        with open_session(request) as session:
+            principal = current_principal(request, session)
     return render(request, "error.html", principal, status=status, message=message, code=status)
 
 
