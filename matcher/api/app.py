@@ -333,7 +333,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.metrics = _metrics()
-    app.state.web_secret = web.new_web_secret()
     swagger = get_swagger_ui_html(openapi_url="/openapi.json", title="Minamata Match API")
     redoc = get_redoc_html(openapi_url="/openapi.json", title="Minamata Match API")
     docs_policies = {

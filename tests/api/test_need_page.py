@@ -20,7 +20,7 @@ def test_the_newest_need_shows_its_proposals_behind_a_long_queue(api: Api) -> No
     run = api.call("POST", "/v1/matching/runs", "secretariat", {"k": 10})
     assert run.status_code == 201, run.text
     assert run.json()["added"] >= 22 * 10
-    api.client.cookies.set("mm_session", api.keys["secretariat"])
+    api.sign_in("secretariat")
     page = api.client.get(f"/needs/{needs[-1]}")
     assert page.status_code == 200
     proposals = set(re.findall(r'action="/proposals/(\d+)/accept"', page.text))

@@ -10,10 +10,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from matcher.api.web import programmes, requests, review, session
-from matcher.api.web.session import HERE, SignInRequired, error_page, new_web_secret
+from matcher.api.web.session import HERE, SignInRequired, error_page
 
 router = APIRouter(include_in_schema=False)
 for module in (session, review, requests, programmes):
     router.include_router(module.router)
 
-__all__ = ["HERE", "SignInRequired", "error_page", "new_web_secret", "router"]
+__all__ = ["HERE", "SignInRequired", "error_page", "router"]
