@@ -17,6 +17,7 @@ from matcher.api.deps import (
     SessionDep,
     errors,
 )
+from matcher.api.idempotency import IdempotencyKey, once
 from matcher.api.schemas import (
     AssistanceType,
     LanguageCode,
@@ -39,22 +40,46 @@ router = APIRouter(prefix="/v1/needs", tags=["needs"])
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=NeedOut,
-    responses=errors(400, 401, 403, 413, 422),
+    responses=errors(400, 401, 403, 409, 413, 422),
     summary="File a need",
 )
-def create_need(body: NeedCreate, session: SessionDep, principal: PrincipalDep, matching: ServiceDep) -> Any:
+def create_need(
+    body: NeedCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    matching: ServiceDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
     """A party key files for its own Party; the secretariat names the Party in `party`.
 
     The response carries the detected `language` (when none was given), the `inferred`
     codes (kept apart from the stated ones) and `coaching` for vague requests, in the
     need's language. A short text is coached, never refused. A deadline in the past is
-    refused.
+    refused. Send an `Idempotency-Key` to make a retry safe.
     """
-    need = service.create_need(session, principal, body.model_dump(exclude_unset=True), matching=matching)
-    return service.need_record(need)
+
+    def file_it() -> Any:
+        data = body.model_dump(exclude_unset=True)
+        return service.need_record(service.create_need(session, principal, data, matching=matching))
+
+    return once(
+        db=session,
+        principal=principal,
+        route="POST /v1/needs",
+        key=idempotency_key,
+        body=body,
+        response_model=NeedOut,
+        status=status.HTTP_201_CREATED,
+        produce=file_it,
+    )
 
 
-@router.get("", response_model=NeedPage, responses=errors(401, 422), summary="List needs")
+@router.get(
+    "",
+    response_model=NeedPage,
+    responses=errors(401, 422),
+    summary="List needs",
+)
 def list_needs(
     session: SessionDep,
     principal: PrincipalDep,

@@ -17,6 +17,7 @@ from matcher.api.deps import (
     SessionDep,
     errors,
 )
+from matcher.api.idempotency import IdempotencyKey, once
 from matcher.api.schemas import (
     AssistanceType,
     MatchesOut,
@@ -37,17 +38,33 @@ router = APIRouter(prefix="/v1/offerings", tags=["offerings"])
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=OfferingOut,
-    responses=errors(400, 401, 403, 413, 422),
+    responses=errors(400, 401, 403, 409, 413, 422),
     summary="Create an offering",
 )
 def create_offering(
-    body: OfferingCreate, session: SessionDep, principal: PrincipalDep, matching: ServiceDep
+    body: OfferingCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    matching: ServiceDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> Any:
-    """A provider key creates offerings of its own `provider_id`; the secretariat names it."""
-    offering = service.create_offering(
-        session, principal, body.model_dump(exclude_unset=True), matching=matching
+    """A provider key creates offerings of its own `provider_id`; the secretariat names it.
+    Send an `Idempotency-Key` to make a retry safe."""
+
+    def create() -> Any:
+        data = body.model_dump(exclude_unset=True)
+        return service.offering_record(service.create_offering(session, principal, data, matching=matching))
+
+    return once(
+        db=session,
+        principal=principal,
+        route="POST /v1/offerings",
+        key=idempotency_key,
+        body=body,
+        response_model=OfferingOut,
+        status=status.HTTP_201_CREATED,
+        produce=create,
     )
-    return service.offering_record(offering)
 
 
 @router.get("", response_model=OfferingPage, responses=errors(401, 422), summary="List offerings")

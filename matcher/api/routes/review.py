@@ -19,6 +19,7 @@ from matcher.api.deps import (
     errors,
     text_filter,
 )
+from matcher.api.idempotency import IdempotencyKey, once
 from matcher.api.schemas import (
     AuditPage,
     LanguageCode,
@@ -41,19 +42,44 @@ router = APIRouter(tags=["review"])
     "/v1/matching/runs",
     status_code=status.HTTP_201_CREATED,
     response_model=RunOut,
-    responses=errors(400, 401, 403, 422),
+    responses=errors(400, 401, 403, 409, 413, 422),
     summary="Run matching",
 )
-def run_matching(body: RunCreate, session: SessionDep, principal: PrincipalDep, matching: ServiceDep) -> Any:
+def run_matching(
+    body: RunCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    matching: ServiceDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
     """Rank every open need (or those of a region, sector, language or Party) and store the
     top `k` as proposals. Decisions already taken are kept; a rejected pairing is never
-    proposed again; undecided proposals that fall out of the top `k` are dropped."""
-    filters = review.RunFilters(body.region, body.sector, body.language, body.party, body.k)
-    report = review.run_matching(session, matching, principal, filters)
-    return {**report.as_dict(), "summary": report.summary()}
+    proposed again; undecided proposals that fall out of the top `k` are dropped. Send an
+    `Idempotency-Key` to make a retry safe."""
+
+    def run() -> Any:
+        filters = review.RunFilters(body.region, body.sector, body.language, body.party, body.k)
+        report = review.run_matching(session, matching, principal, filters)
+        return {**report.as_dict(), "summary": report.summary()}
+
+    return once(
+        db=session,
+        principal=principal,
+        route="POST /v1/matching/runs",
+        key=idempotency_key,
+        body=body,
+        response_model=RunOut,
+        status=status.HTTP_201_CREATED,
+        produce=run,
+    )
 
 
-@router.get("/v1/proposals", response_model=ProposalPage, responses=errors(401, 422), summary="Review queue")
+@router.get(
+    "/v1/proposals",
+    response_model=ProposalPage,
+    responses=errors(401, 422),
+    summary="Review queue",
+)
 def list_proposals(
     session: SessionDep,
     principal: PrincipalDep,
