@@ -79,3 +79,15 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {
         status: {"model": ErrorOut, "description": described[status]} for status in sorted({*statuses, 422})
     }
+
+
+def link(method: str, path: str, **parameters: Any) -> dict[str, Any]:
+    """An OpenAPI link to the operation ``method path``, its parameters taken from this
+    response (``$response.body#/id``): clients and the fuzzing test follow them."""
+    pointer = path.replace("~", "~0").replace("/", "~1")
+    return {"operationRef": f"#/paths/{pointer}/{method.lower()}", "parameters": parameters}
+
+
+def linked(status: int, description: str, **links: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI entry of a success response with its links (merged with FastAPI's own)."""
+    return {status: {"description": description, "links": links}}

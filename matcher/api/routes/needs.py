@@ -16,6 +16,8 @@ from matcher.api.deps import (
     ServiceDep,
     SessionDep,
     errors,
+    link,
+    linked,
 )
 from matcher.api.idempotency import IdempotencyKey, once
 from matcher.api.schemas import (
@@ -40,7 +42,17 @@ router = APIRouter(prefix="/v1/needs", tags=["needs"])
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=NeedOut,
-    responses=errors(400, 401, 403, 409, 413, 422),
+    responses={
+        **errors(400, 401, 403, 409, 413, 422),
+        **linked(
+            201,
+            "The need as filed.",
+            ReadNeed=link("GET", "/v1/needs/{need_id}", need_id="$response.body#/id"),
+            ChangeNeed=link("PATCH", "/v1/needs/{need_id}", need_id="$response.body#/id"),
+            WithdrawNeed=link("POST", "/v1/needs/{need_id}/withdraw", need_id="$response.body#/id"),
+            NeedMatches=link("GET", "/v1/needs/{need_id}/matches", need_id="$response.body#/id"),
+        ),
+    },
     summary="File a need",
 )
 def create_need(
@@ -77,7 +89,14 @@ def create_need(
 @router.get(
     "",
     response_model=NeedPage,
-    responses=errors(401, 422),
+    responses={
+        **errors(401, 422),
+        **linked(
+            200,
+            "A page of needs.",
+            ReadFirstNeed=link("GET", "/v1/needs/{need_id}", need_id="$response.body#/items/0/id"),
+        ),
+    },
     summary="List needs",
 )
 def list_needs(

@@ -16,6 +16,8 @@ from matcher.api.deps import (
     ServiceDep,
     SessionDep,
     errors,
+    link,
+    linked,
 )
 from matcher.api.idempotency import IdempotencyKey, once
 from matcher.api.schemas import (
@@ -38,7 +40,18 @@ router = APIRouter(prefix="/v1/offerings", tags=["offerings"])
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=OfferingOut,
-    responses=errors(400, 401, 403, 409, 413, 422),
+    responses={
+        **errors(400, 401, 403, 409, 413, 422),
+        **linked(
+            201,
+            "The offering as created.",
+            ReadOffering=link("GET", "/v1/offerings/{offering_id}", offering_id="$response.body#/id"),
+            ChangeOffering=link("PATCH", "/v1/offerings/{offering_id}", offering_id="$response.body#/id"),
+            OfferingMatches=link(
+                "GET", "/v1/offerings/{offering_id}/matches", offering_id="$response.body#/id"
+            ),
+        ),
+    },
     summary="Create an offering",
 )
 def create_offering(

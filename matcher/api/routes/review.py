@@ -17,6 +17,8 @@ from matcher.api.deps import (
     ServiceDep,
     SessionDep,
     errors,
+    link,
+    linked,
     text_filter,
 )
 from matcher.api.idempotency import IdempotencyKey, once
@@ -36,13 +38,17 @@ from matcher.services.access import AuditFilters, audit_record, list_audit
 from matcher.validation import MAX_AGE_DAYS, UtcDateTime
 
 router = APIRouter(tags=["review"])
+FIRST = "$response.body#/items/0/id"  # the first item of a page, for OpenAPI links
 
 
 @router.post(
     "/v1/matching/runs",
     status_code=status.HTTP_201_CREATED,
     response_model=RunOut,
-    responses=errors(400, 401, 403, 409, 413, 422),
+    responses={
+        **errors(400, 401, 403, 409, 413, 422),
+        **linked(201, "What the run did.", ReviewQueue=link("GET", "/v1/proposals", state="proposed")),
+    },
     summary="Run matching",
 )
 def run_matching(
@@ -77,7 +83,17 @@ def run_matching(
 @router.get(
     "/v1/proposals",
     response_model=ProposalPage,
-    responses=errors(401, 422),
+    responses={
+        **errors(401, 422),
+        **linked(
+            200,
+            "A page of proposals.",
+            ReadProposal=link("GET", "/v1/proposals/{proposal_id}", proposal_id=FIRST),
+            AcceptProposal=link("POST", "/v1/proposals/{proposal_id}/accept", proposal_id=FIRST),
+            RejectProposal=link("POST", "/v1/proposals/{proposal_id}/reject", proposal_id=FIRST),
+            IntroduceProposal=link("POST", "/v1/proposals/{proposal_id}/introduce", proposal_id=FIRST),
+        ),
+    },
     summary="Review queue",
 )
 def list_proposals(
