@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from catalog.rows import ROW_MODELS, InterchangeRow, Kind, infer_kind
+from matcher.csv_guard import guard_cell, unguard_cell
 
 CSV_LIST_SEPARATOR = ";"
 
@@ -72,7 +73,9 @@ def _read_raw_rows(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[R
     """Raw rows (line number, field → value) of one file, its parse errors and field names."""
     name = str(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        # newline="": a carriage return inside a quoted CSV cell is text, kept as it is.
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            text = handle.read()
     except (OSError, UnicodeDecodeError) as error:
         return [], [RowError(name, 0, "file", f"cannot read: {error}")], []
     if path.suffix.lower() == ".csv":
@@ -131,10 +134,12 @@ def _read_csv(name: str, text: str) -> tuple[list[tuple[int, dict[str, Any]]], l
 
 
 def _from_csv_cells(model: type[InterchangeRow], raw: dict[str, Any]) -> dict[str, Any]:
-    """CSV conventions: empty cell = null, list fields split on ';', booleans true/false."""
+    """CSV conventions: empty cell = null, list fields split on ';', booleans true/false; a
+    cell beginning with a single quote is read without it (the export's formula guard,
+    ``matcher.csv_guard``)."""
     converted: dict[str, Any] = {}
     for key, cell in raw.items():
-        value = cell.strip() if isinstance(cell, str) else cell
+        value = unguard_cell(cell.strip()) if isinstance(cell, str) else cell
         if value == "":
             converted[key] = None
         elif key in model.list_fields:
@@ -201,16 +206,20 @@ def read_sources(
 
 
 def format_records(records: Iterable[dict[str, Any]], kind: Kind, file_format: str) -> str:
-    """Render records as JSON Lines or CSV (header first, lists joined with ';')."""
+    """Render records as JSON Lines or CSV (header first, lists joined with ';', every cell
+    through the reversible formula guard)."""
     if file_format == "jsonl":
         return "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
     model = ROW_MODELS[kind]
     buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\n")
+    # CRLF line ends (RFC 4180): then every cell holding a carriage return is quoted and
+    # reads back whole (with "\n" ends, a lone "\r" in a cell went out unquoted and split the row).
+    writer = csv.writer(buffer, lineterminator="\r\n")
     columns = list(model.field_names())
     writer.writerow(columns)
     for record in records:
-        writer.writerow([_csv_cell(record.get(column)) for column in columns])
+        # Guarded (a spreadsheet shows formulas as text), reversibly (the reader undoes it).
+        writer.writerow([guard_cell(_csv_cell(record.get(column)), reversible=True) for column in columns])
     return buffer.getvalue()
 
 

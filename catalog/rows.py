@@ -1,8 +1,11 @@
 """Row schemas of the interchange format (parties, offerings, needs).
 
 One pydantic model per kind validates a row read from JSON Lines or CSV. Codes are
-checked against the taxonomy and the enumerations of the domain README; checks that
-need other rows (duplicate ids, unknown parties) live in ``catalog.loaders``.
+checked against the taxonomy and the enumerations of the domain README; text refuses
+control characters other than tab, line feed and carriage return, money must be finite,
+a capacity must fit a database integer and a URL must be http(s) (``matcher.validation``,
+the API's own types); checks that need other rows (duplicate ids, unknown parties) live
+in ``catalog.loaders``. Past deadlines are kept: an import records history as it was.
 The same models serve the export, so export → import is lossless.
 """
 
@@ -12,10 +15,19 @@ import datetime as dt
 import re
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from matcher.addresses import EmailAddress
 from matcher.taxonomy import NEED_STATUSES, PARTY_STATUSES, PROVIDER_KINDS, load_taxonomy
+from matcher.validation import CleanText, Count, Money, WebUrl, refuse_control_characters
 
 Kind = Literal["parties", "offerings", "needs"]
 KINDS: tuple[Kind, ...] = ("parties", "offerings", "needs")
@@ -26,7 +38,14 @@ Identifier = Annotated[
         strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$"
     ),
 ]
-NonEmptyText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+NonEmptyText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(refuse_control_characters)
+]
+# Text held in a column of limited length (PostgreSQL refuses a longer value).
+Title = Annotated[NonEmptyText, StringConstraints(max_length=500)]
+OrganisationName = Annotated[NonEmptyText, StringConstraints(max_length=300)]
+PartyName = Annotated[NonEmptyText, StringConstraints(max_length=200)]
+ProviderIdentifier = Annotated[Identifier, StringConstraints(max_length=100)]
 Iso3 = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{3}$")]
 LanguageCode = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z]{2}$")]
 
@@ -68,9 +87,9 @@ class InterchangeRow(BaseModel):
 
 class PartyRow(InterchangeRow):
     iso3: Iso3
-    name_en: NonEmptyText
-    name_fr: str | None = None
-    name_es: str | None = None
+    name_en: PartyName
+    name_fr: Annotated[CleanText, StringConstraints(max_length=200)] | None = None
+    name_es: Annotated[CleanText, StringConstraints(max_length=200)] | None = None
     un_region: str
     status: str
     ldc: bool = False
@@ -99,10 +118,10 @@ class OfferingRow(InterchangeRow):
     )
 
     id: Identifier
-    provider: NonEmptyText
-    provider_id: Identifier | None = None
+    provider: OrganisationName
+    provider_id: ProviderIdentifier | None = None
     provider_kind: str | None = None
-    title: NonEmptyText
+    title: Title
     description: NonEmptyText
     sectors: list[str] = Field(default_factory=list)
     assistance_types: list[str] = Field(default_factory=list)
@@ -110,16 +129,16 @@ class OfferingRow(InterchangeRow):
     eligible_status: list[str] = Field(default_factory=list)
     countries: list[Iso3] = Field(default_factory=list)
     languages: list[LanguageCode] = Field(default_factory=list)
-    funding_min_usd: Annotated[float, Field(ge=0)] | None = None
-    funding_max_usd: Annotated[float, Field(ge=0)] | None = None
-    url: str | None = None
+    funding_min_usd: Money | None = None
+    funding_max_usd: Money | None = None
+    url: WebUrl | None = None
     verified: bool = True
     active: bool = True
     opens: dt.date | None = None
     closes: dt.date | None = None
-    capacity: Annotated[int, Field(ge=0)] | None = None
-    contact: str | None = None
-    how_to_apply: str | None = None
+    capacity: Count | None = None
+    contact: Annotated[CleanText, StringConstraints(max_length=300)] | None = None
+    how_to_apply: Annotated[CleanText, StringConstraints(max_length=4000)] | None = None
     # Kept on the provider: the last non-empty value of an import wins, an empty one changes nothing.
     provider_email: EmailAddress | None = None
 
@@ -175,12 +194,12 @@ class NeedRow(InterchangeRow):
 
     id: Identifier
     party: Iso3
-    title: NonEmptyText
+    title: Title
     description: NonEmptyText
     language: str | None = None
     sectors: list[str] = Field(default_factory=list)
     assistance_types: list[str] = Field(default_factory=list)
-    budget_usd: Annotated[float, Field(ge=0)] | None = None
+    budget_usd: Money | None = None
     deadline: dt.date | None = None
     confidential: bool = False
     status: str = "submitted"

@@ -344,7 +344,7 @@ def serve(
     from matcher.api.app import create_app
 
     settings = get_settings()
-    err(f"serving {settings.resolved_database_url} on http://{host}:{port} (docs at /docs)", err=True)
+    err(f"serving {settings.display_database_url} on http://{host}:{port} (docs at /docs)", err=True)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 

@@ -33,6 +33,13 @@ class Settings(BaseSettings):
         ),
     )
 
+    public_url: str | None = Field(
+        default=None,
+        description="The address users reach the service at, e.g. https://match.example.org. Links in "
+        "e-mail notices are made absolute with it (unset: they stay paths such as /needs/ID); when it "
+        "starts with https://, session cookies are Secure and responses carry Strict-Transport-Security.",
+    )
+
     multilingual_encoder: str = Field(
         default="use",
         description="Encoder for the multilingual dense signal: 'use' (Universal Sentence Encoder "
@@ -82,11 +89,6 @@ class Settings(BaseSettings):
         "it was filed counts as unmet.",
     )
 
-    public_url: str | None = Field(
-        default=None,
-        description="The public address of the workbench, e.g. https://match.example.org. Links in e-mail "
-        "notices are made absolute with it; unset, they stay paths such as /needs/ID.",
-    )
     smtp_url: SecretStr | None = Field(
         default=None,
         description="Where e-mail notices are sent: smtp://host:port, smtps://host:port (TLS from the "
@@ -134,9 +136,29 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'matcher.sqlite3').resolve()}"
 
+    @property
+    def display_database_url(self) -> str:
+        """The database URL with its password masked: the only form that is printed or logged."""
+        return mask_password(self.resolved_database_url)
+
+    @property
+    def behind_https(self) -> bool:
+        return (self.public_url or "").lower().startswith("https://")
+
     def ensure_data_dir(self) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return self.data_dir
+
+
+def mask_password(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (SQLAlchemy's own rendering)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:  # not a URL SQLAlchemy reads: show no part of it
+        return "<unreadable database URL>"
 
 
 @lru_cache(maxsize=1)

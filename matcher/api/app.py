@@ -1,31 +1,45 @@
-"""The FastAPI application: lifespan, error shape, body-size limit and metrics.
+"""The FastAPI application: lifespan, error shape, body-size limit, metrics and the
+headers every answer carries.
 
 ``create_app()`` builds the app over the configured store. On start it migrates and (when
 empty) seeds the database, then loads or rebuilds the vector indexes, so the first
-request is served from a ready engine, and starts the e-mail notification sender (when
-``MATCHER_SMTP_URL`` is set), which it stops at shutdown. ``matcher serve`` runs it with
-uvicorn.
+request is served from a ready engine, and starts the background job runner and the
+e-mail notification sender (when ``MATCHER_SMTP_URL`` is set), which it stops at shutdown.
+``matcher serve`` runs it with uvicorn.
+
+Every answer, an unexpected failure's included, goes through ``Guard``: it gives the
+request an id (``X-Request-ID``), turns an unexpected exception into the one error shape
+(or the HTML error page) with that id, logged with its traceback, counts every answer in
+``/metrics`` and adds the security headers (a strict Content-Security-Policy, no framing,
+no sniffing, no referrer, ``Cache-Control: no-store`` on everything but static files).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
+import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matcher.api import web
 from matcher.api.routes import keys, needs, offerings, operations, reference, review
+from matcher.api.schemas import ErrorOut
 from matcher.services.access import ServiceError
 from matcher.settings import Settings, get_settings
 from matcher.store.db import session_scope
@@ -40,8 +54,36 @@ is explained, and every proposal is a suggestion for secretariat review, not a d
 
 Send an API key as `Authorization: Bearer <key>` (create one with `matcher keys create`).
 `/v1/parties`, `/v1/taxonomy`, `/healthz`, `/readyz` and `/metrics` need no key.
-Every error has the same body: `{"error": {"status", "code", "message", "details": [{"loc", "message"}]}}`.
+Every error has the same body: `{"error": {"status", "code", "message", "details": [{"loc", "message"}]}}`;
+an unexpected failure (500) adds the `request_id` it was logged under (also in the `X-Request-ID` header).
+Request bodies take strict JSON types. `POST /v1/needs`, `/v1/offerings` and `/v1/matching/runs`
+accept an `Idempotency-Key` header: a retry with the same key returns the first result.
 """
+
+# The workbench has no script of its own and no inline style: everything else is refused.
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+# Swagger UI and ReDoc load from a CDN today (ReDoc also runs its search in a blob: worker
+# and injects styles); their inline scripts run by hash. Only /docs and /redoc get this.
+DOCS_CDN = "https://cdn.jsdelivr.net"
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' {cdn} {hashes}; "
+    "style-src 'self' {cdn} https://fonts.googleapis.com 'unsafe-inline'; "
+    "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
+    "https://cdn.redoc.ly; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+# An incoming X-Request-ID is kept when it is short and plain (a proxy's id); else a new one.
+_FORWARDED_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 @dataclass
@@ -102,6 +144,8 @@ def _explain(error: dict[str, Any]) -> str:
         return f"{error.get('input')!r} is not allowed: {message[0].lower()}{message[1:]}"
     if kind in ("model_attributes_type", "dict_type") and tuple(error["loc"]) == ("body",):
         return "the body must be a JSON object, sent with 'Content-Type: application/json'"
+    if error.get("input") is None and str(kind).endswith("_type") and error["loc"][0] == "body":
+        return "may not be null (leave the field out instead)"
     return message
 
 
@@ -153,6 +197,100 @@ class BodySizeLimit:
         await response(scope, receive, send)
 
 
+def is_page(path: str) -> bool:
+    """Workbench pages answer errors as HTML; the API, operations and docs as JSON."""
+    return not (
+        path.startswith("/v1")
+        or path in ("/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json")
+    )
+
+
+def _script_hashes(html: str) -> str:
+    """CSP hash sources for the inline scripts of ``html``."""
+    scripts = re.findall(r"<script>(.*?)</script>", html, re.DOTALL)
+    return " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(code.encode()).digest()).decode()}'" for code in scripts
+    )
+
+
+class Guard:
+    """Request id, security headers, metrics and the last word on unexpected failures.
+
+    Outermost of the app's own middleware, so every answer passes here: a 413 from the
+    body limit, a 404, a page, a 500. An exception no handler took becomes a 500 in the
+    one error shape (an HTML page for the workbench), logged with the request id and its
+    traceback and counted like any other answer.
+    """
+
+    def __init__(self, app: ASGIApp, *, settings: Settings, docs_policies: dict[str, str]) -> None:
+        self.app = app
+        self.settings = settings
+        self.docs_policies = docs_policies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        forwarded = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = forwarded if _FORWARDED_REQUEST_ID.match(forwarded) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        path: str = scope.get("path", "")
+        started = time.perf_counter()
+        status: int | None = None
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                self._add_headers(MutableHeaders(scope=message), path, request_id)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            logger.exception("unexpected failure, request %s: %s %s", request_id, scope.get("method"), path)
+            if status is not None:  # the answer had begun: nothing else can be sent
+                raise
+            await self._failure(scope, request_id)(scope, receive, send_with_headers)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            metrics: Metrics = scope["app"].state.metrics
+            method = scope.get("method", "")
+            metrics.requests.labels(method, route, str(status or 500)).inc()
+            metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+
+    def _add_headers(self, headers: MutableHeaders, path: str, request_id: str) -> None:
+        headers["X-Request-ID"] = request_id
+        headers["Content-Security-Policy"] = self.docs_policies.get(path, PAGE_POLICY)
+        for name, value in SECURITY_HEADERS.items():
+            headers[name] = value
+        if self.settings.behind_https:
+            headers["Strict-Transport-Security"] = "max-age=31536000"
+        if not path.startswith("/static/"):
+            # Pages and answers carry needs, some confidential: no cache keeps them.
+            headers["Cache-Control"] = "no-store"
+
+    @staticmethod
+    def _failure(scope: Scope, request_id: str) -> Response:
+        message = f"an unexpected error occurred; it was logged under request id {request_id}"
+        if is_page(scope.get("path", "")):
+            try:
+                return web.error_page(Request(scope), 500, message, look_up_principal=False)
+            except Exception:
+                logger.exception("the error page failed too, request %s", request_id)
+                return HTMLResponse(f"<!doctype html><title>500</title><p>{message}</p>", status_code=500)
+        body = {
+            "error": {
+                "status": 500,
+                "code": "internal",
+                "message": message,
+                "details": [],
+                "request_id": request_id,
+            }
+        }
+        return JSONResponse(body, status_code=500)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -196,7 +334,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.jobs = runner
         # Read at scrape time from a count kept when offerings change: no per-request work.
         app.state.metrics.offerings.set_function(lambda: matching.active_offerings)
-        logger.info("serving %d offerings from %s", len(matching.offerings), settings.resolved_database_url)
+        logger.info("serving %d offerings from %s", len(matching.offerings), settings.display_database_url)
         # The e-mail sender: one thread per process, and one process sending at a time across
         # workers (it holds the database lease "notifications").
         sender = None
@@ -219,10 +357,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        responses={500: {"description": "Unexpected failure (logged)."}},
+        responses={
+            500: {
+                "model": ErrorOut,
+                "description": "Unexpected failure, logged under the `request_id` given.",
+            }
+        },
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.metrics = _metrics()
-    app.state.web_secret = web.new_web_secret()
+    swagger = get_swagger_ui_html(openapi_url="/openapi.json", title="Minamata Match API")
+    redoc = get_redoc_html(openapi_url="/openapi.json", title="Minamata Match API")
+    docs_policies = {
+        path: DOCS_POLICY.format(cdn=DOCS_CDN, hashes=_script_hashes(bytes(page.body).decode()))
+        for path, page in (("/docs", swagger), ("/redoc", redoc))
+    }
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return swagger
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc_page() -> HTMLResponse:
+        return redoc
+
     app.mount("/static", StaticFiles(directory=web.HERE / "static"), name="static")
     app.include_router(web.router)
     for router in (
@@ -235,34 +394,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
 
-    def is_page(request: Request) -> bool:
-        path = request.url.path
-        return not (
-            path.startswith("/v1") or path in ("/healthz", "/readyz", "/metrics", "/docs", "/openapi.json")
-        )
-
     @app.exception_handler(web.SignInRequired)
     async def sign_in_first(request: Request, problem: web.SignInRequired) -> Response:
         return RedirectResponse("/", status_code=303)
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, problem: ServiceError) -> Response:
-        if is_page(request):
+        if is_page(request.url.path):
             return web.error_page(request, problem.status, problem.message)
         return error_response(problem.status, problem.code, problem.message, problem.details)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, problem: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, problem: RequestValidationError) -> Response:
         errors = problem.errors()
         if any(error.get("type") == "json_invalid" for error in errors):
             return error_response(400, "malformed_json", "the request body is not valid JSON")
         details = [{"loc": _json_path(tuple(error["loc"])), "message": _explain(error)} for error in errors]
         fields = ", ".join(detail["loc"] for detail in details)
+        if is_page(request.url.path):
+            explained = "; ".join(f"{detail['loc']}: {detail['message']}" for detail in details)
+            return web.error_page(request, 422, f"invalid {fields} ({explained})")
         return error_response(422, "invalid", f"invalid fields: {fields}", details)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, problem: StarletteHTTPException) -> Response:
-        if is_page(request) and problem.status_code == 404:
+        if is_page(request.url.path) and problem.status_code == 404:
             return web.error_page(request, 404, f"no page {request.url.path}")
         codes = {401: "not_authenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
         message = problem.detail if isinstance(problem.detail, str) else "request refused"
@@ -270,16 +426,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             message = f"no route {request.url.path}"
         return error_response(problem.status_code, codes.get(problem.status_code, "error"), message)
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        metrics = request.app.state.metrics
-        metrics.requests.labels(request.method, template, str(response.status_code)).inc()
-        metrics.latency.labels(request.method, template).observe(time.perf_counter() - started)
-        return response
-
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(Guard, settings=settings, docs_policies=docs_policies)  # added last: outermost
     return app

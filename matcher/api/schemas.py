@@ -2,7 +2,11 @@
 
 Codes are ``Literal`` types built from the taxonomy, so an unknown code is a 422 that lists
 the allowed values, and OpenAPI shows them as enums. Unknown fields in a request body are
-refused (a misspelt field should not be silently dropped).
+refused (a misspelt field should not be silently dropped). Request bodies take strict JSON
+types: a number is a JSON number (never "100"), a flag is true or false (never "yes"), a
+date is ISO text (never a number); text refuses control characters other than tab, line
+feed and carriage return; money is finite. A field that cannot be null may be left out
+but not sent as null (OpenAPI shows which may be null).
 """
 
 from __future__ import annotations
@@ -10,10 +14,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from matcher.addresses import EmailAddress
 from matcher.taxonomy import NEED_STATUSES, PARTY_STATUSES, PROVIDER_KINDS, UN_LANGUAGES, load_taxonomy
+from matcher.validation import (
+    IsoDate,
+    StrictCount,
+    StrictMoney,
+    WebUrl,
+    refuse_control_characters,
+)
 
 _TAXONOMY = load_taxonomy()
 # Literal[...] built from data: type checkers cannot follow it, so these are typed as Any.
@@ -25,15 +36,50 @@ PartyStatus: Any = Literal.__getitem__(PARTY_STATUSES)
 ProviderKind: Any = Literal.__getitem__(PROVIDER_KINDS)
 NeedStatus: Any = Literal.__getitem__(NEED_STATUSES)
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
-Iso3 = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{3}$")]
-ProviderId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9][a-z0-9._:-]{0,99}$")]
-Money = Annotated[float, Field(ge=0)]
+Title = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+    AfterValidator(refuse_control_characters),
+]
+Description = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000),
+    AfterValidator(refuse_control_characters),
+]
+# An organisation's display name: its column holds 300 characters.
+ProviderName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=300),
+    AfterValidator(refuse_control_characters),
+]
+Reason = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+    AfterValidator(refuse_control_characters),
+]
+Label = Annotated[str, StringConstraints(max_length=200), AfterValidator(refuse_control_characters)]
+ISO3_PATTERN = r"^[A-Za-z]{3}$"
+PROVIDER_ID_PATTERN = r"^[a-z0-9][a-z0-9._:-]{0,99}$"
+Iso3 = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=ISO3_PATTERN)]
+ProviderId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=PROVIDER_ID_PATTERN)]
+
+
+def _not_nullable(schema: dict[str, Any]) -> None:
+    """OpenAPI for a field that may be left out but not sent as null: no ``default: null``."""
+    schema.pop("default", None)
+
+
+def omittable(**kwargs: Any) -> Any:
+    """A field that may be left out (then it is not changed, or takes its default) but is
+    refused as an explicit null: its type has no ``None``, and the unvalidated default is
+    never seen, since routes read ``model_dump(exclude_unset=True)``."""
+    return Field(None, json_schema_extra=_not_nullable, **kwargs)
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    """A request body: unknown fields refused, strict JSON types (dates still as ISO text)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
 
 FRENCH_NEED_EXAMPLE: dict[str, Any] = {
@@ -59,24 +105,27 @@ class NeedCreate(Strict):
     language: LanguageCode | None = Field(None, description="Detected from the text when absent.")
     sectors: list[SectorCode] = Field(default_factory=list)
     assistance_types: list[AssistanceType] = Field(default_factory=list)
-    budget_usd: Money | None = None
-    deadline: dt.date | None = None
+    budget_usd: StrictMoney | None = None
+    deadline: IsoDate | None = Field(
+        None, description="Today or later (UTC; yesterday is allowed for time zones)."
+    )
     confidential: bool = False
 
 
 class NeedPatch(Strict):
-    """Only the fields sent are changed; ``language: null`` asks for detection again."""
+    """Only the fields sent are changed; ``language: null`` asks for detection again, and
+    ``budget_usd`` and ``deadline`` may be cleared with null. Other fields cannot be null."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"budget_usd": 200000, "sectors": ["waste"]}]})
 
-    title: Title | None = None
-    description: Description | None = None
+    title: Title = omittable()
+    description: Description = omittable()
     language: LanguageCode | None = None
-    sectors: list[SectorCode] | None = None
-    assistance_types: list[AssistanceType] | None = None
-    budget_usd: Money | None = None
-    deadline: dt.date | None = None
-    confidential: bool | None = None
+    sectors: list[SectorCode] = omittable()
+    assistance_types: list[AssistanceType] = omittable()
+    budget_usd: StrictMoney | None = None
+    deadline: IsoDate | None = Field(None, description="Today or later when changed.")
+    confidential: bool = omittable()
 
 
 class Inferred(BaseModel):
@@ -128,28 +177,34 @@ class NeedPage(PageFields):
 
 
 class OfferingFields(Strict):
-    provider: Title | None = None
+    """The offering's own fields; those with ``None`` in their type may be sent as null."""
+
+    provider: ProviderName = omittable()
     provider_kind: ProviderKind | None = None
-    title: Title | None = None
-    description: Description | None = None
-    sectors: list[SectorCode] | None = None
-    assistance_types: list[AssistanceType] | None = None
-    regions: list[RegionCode] | None = None
-    eligible_status: list[PartyStatus] | None = None
-    countries: list[Iso3] | None = None
-    languages: list[LanguageCode] | None = None
-    funding_min_usd: Money | None = None
-    funding_max_usd: Money | None = None
-    url: Annotated[str, StringConstraints(max_length=1000)] | None = None
-    verified: bool | None = None
-    active: bool | None = None
-    opens: dt.date | None = None
-    closes: dt.date | None = None
-    capacity: Annotated[int, Field(ge=0)] | None = None
-    contact: Annotated[str, StringConstraints(max_length=300)] | None = Field(
+    title: Title = omittable()
+    description: Description = omittable()
+    sectors: list[SectorCode] = omittable()
+    assistance_types: list[AssistanceType] = omittable()
+    regions: list[RegionCode] = omittable()
+    eligible_status: list[PartyStatus] = omittable()
+    countries: list[Iso3] = omittable()
+    languages: list[LanguageCode] = omittable()
+    funding_min_usd: StrictMoney | None = None
+    funding_max_usd: StrictMoney | None = None
+    url: WebUrl | None = Field(None, description="An http:// or https:// address.")
+    verified: bool = omittable()
+    active: bool = omittable()
+    opens: IsoDate | None = None
+    closes: IsoDate | None = None
+    capacity: StrictCount | None = None
+    contact: (
+        Annotated[str, StringConstraints(max_length=300), AfterValidator(refuse_control_characters)] | None
+    ) = Field(
         None, description="Who a Party writes to (name, e-mail or office), shown once a proposal is accepted."
     )
-    how_to_apply: Annotated[str, StringConstraints(max_length=4000)] | None = Field(
+    how_to_apply: (
+        Annotated[str, StringConstraints(max_length=4000), AfterValidator(refuse_control_characters)] | None
+    ) = Field(
         None,
         description="How a Party applies, shown with the application window once a proposal is accepted.",
     )
@@ -180,7 +235,7 @@ class OfferingCreate(OfferingFields):
     provider_id: ProviderId | None = Field(
         None, description="Required for secretariat keys; a provider key sets it."
     )
-    provider: Title
+    provider: ProviderName
     title: Title
     description: Description
 
@@ -278,7 +333,7 @@ class KeyCreate(Strict):
     role: Literal["party", "provider", "secretariat", "admin"]
     party: Iso3 | None = None
     provider: ProviderId | None = None
-    label: Annotated[str, StringConstraints(max_length=200)] | None = None
+    label: Label | None = None
     email: EmailAddress | None = Field(None, description="The key holder's address for notices.")
 
 
@@ -311,6 +366,9 @@ class ErrorBody(BaseModel):
     code: str
     message: str
     details: list[ErrorDetail] = Field(default_factory=list)
+    request_id: str | None = Field(
+        None, description="On an unexpected failure (500): the id under which it was logged."
+    )
 
 
 class ErrorOut(BaseModel):
@@ -328,7 +386,7 @@ class RunCreate(Strict):
     sector: SectorCode | None = None
     language: LanguageCode | None = None
     party: Iso3 | None = None
-    k: int = Field(10, ge=1, le=100, description="Proposals per need.")
+    k: int = Field(10, ge=1, le=100, description="Proposals per need.")  # strict: a JSON integer
 
 
 class RunOut(BaseModel):
@@ -480,7 +538,7 @@ class RejectBody(Strict):
         json_schema_extra={"examples": [{"reason": "The programme closed its call for 2027."}]}
     )
 
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    reason: Reason
 
 
 class AuditOut(BaseModel):

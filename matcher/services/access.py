@@ -14,12 +14,12 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from matcher.addresses import optional_email
 from matcher.services.paging import Page, paginate
-from matcher.store.models import ApiKey, AuditEvent, Party, utcnow
+from matcher.store.models import ApiKey, AuditEvent, Party, WebSession, utcnow
 from matcher.taxonomy import API_ROLES
 
 KEY_PREFIX = "mm"
@@ -259,6 +259,8 @@ def set_key_email(session: Session, principal: Principal, key_id: str, email: st
 
 
 def revoke_key(session: Session, key_id: str, actor: Principal = SYSTEM) -> ApiKey:
+    """Revoke a key (in the caller's transaction): it gets 401 from then on, and every
+    workbench session signed in with it ends."""
     require_admin(actor)
     key = session.get(ApiKey, key_id)
     if key is None:
@@ -266,6 +268,7 @@ def revoke_key(session: Session, key_id: str, actor: Principal = SYSTEM) -> ApiK
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         audit(session, actor, "key.revoke", "api_key", key_id)
+    session.execute(delete(WebSession).where(WebSession.key_id == key_id))
     return key
 
 

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from matcher.services.notifications import queue_notice
 from matcher.services.paging import Page, paginate
 from matcher.services.queries import about_assistance_type, about_sector
 from matcher.services.review import close_undecided
-from matcher.store.models import Match, Need, Party
+from matcher.store.models import Match, Need, Party, utcnow
 from matcher.taxonomy import FINAL_NEED_STATUSES, OPEN_NEED_STATUSES
 
 EDITABLE = (
@@ -117,6 +118,16 @@ def snapshot(need: Need) -> dict[str, Any]:
     }
 
 
+def _check_deadline(deadline: dt.date | None) -> None:
+    """A deadline set when a need is filed or changed is not in the past. Yesterday (UTC)
+    still counts, for a Party whose day has not ended yet; imports keep history as it was."""
+    if deadline is not None and deadline < utcnow().date() - dt.timedelta(days=1):
+        raise Invalid(
+            f"the deadline {deadline.isoformat()} is in the past",
+            [{"loc": "body.deadline", "message": "is in the past: give today or a later date"}],
+        )
+
+
 def _commit_and_reflect(session: Session, matching: MatchingService, need: Need) -> None:
     """Commit the need's write with its follow-up job, bring the matching service up to date
     (the open-needs index), then run the job: the need's proposals follow at once (a job left
@@ -150,6 +161,7 @@ def create_need(
             )
     else:
         raise Forbidden("only a Party or the secretariat can file a need")
+    _check_deadline(data.get("deadline"))
     need = Need(id=f"need-{secrets.token_hex(6)}", party_iso3=party, status="submitted")
     for name in EDITABLE:
         if name in data:
@@ -186,6 +198,8 @@ def update_need(
     """Change the fields in ``changes`` and commit; the matching service reflects the change."""
     need = get_need(session, principal, need_id)
     _check_can_change(principal, need)
+    if changes.get("deadline") != need.deadline:
+        _check_deadline(changes.get("deadline"))
     before = snapshot(need)
     for name, value in changes.items():
         if name not in EDITABLE:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from matcher.csv_guard import guard_cell
 from matcher.services.access import Principal, require_staff
 from matcher.store.models import Match, Need, Party, utcnow
 from matcher.taxonomy import GENERAL_SECTOR, OPEN_NEED_STATUSES
@@ -126,19 +127,19 @@ def as_csv(report: UnmetReport) -> str:
         ]
     )
     for item in report.unmet:
-        writer.writerow(
-            [
-                item.need.id,
-                item.need.party_iso3,
-                item.region,
-                item.need.language or "",
-                ";".join(item.sectors),
-                ";".join(item.assistance_types),
-                "" if item.best_score is None else f"{item.best_score:.4f}",
-                item.age_days,
-                ";".join(item.reasons),
-                item.need.title,
-            ]
-        )
+        cells = [
+            item.need.id,
+            item.need.party_iso3,
+            item.region,
+            item.need.language or "",
+            ";".join(item.sectors),
+            ";".join(item.assistance_types),
+            "" if item.best_score is None else f"{item.best_score:.4f}",
+            item.age_days,
+            ";".join(item.reasons),
+            item.need.title,
+        ]
+        # Staff open this file in a spreadsheet: no cell may run as a formula.
+        writer.writerow([guard_cell(str(cell)) for cell in cells])
     # A byte-order mark, so spreadsheet programs read the Arabic, Chinese and Russian titles as UTF-8.
     return "\ufeff" + out.getvalue()

@@ -48,9 +48,6 @@ DECIDED = ("accepted", "rejected", "introduced")
 VISIBLE_TO_OWNERS = ("accepted", "introduced")
 ACTIONS = {"accepted": "match.accept", "rejected": "match.reject", "introduced": "match.introduce"}
 NOTICES = {"accepted": "proposal.accepted", "introduced": "proposal.introduced"}
-# Parts of an explanation that quote the need's own words: kept from providers when the
-# need is confidential.
-QUOTES_NEED = ("sentence_pair", "matched_terms")
 
 
 @dataclass(frozen=True)
@@ -101,7 +98,9 @@ def run_matching(
     *,
     today: dt.date | None = None,
 ) -> RunReport:
-    """Propose the top ``k`` offerings for each selected open need (in the caller's transaction)."""
+    """Propose the top ``k`` offerings for each selected open need and commit. (A need moving
+    from ``submitted`` to ``in_review`` stays open: nothing a ranking reads changes, so the
+    catalogue version does not move and the matching service needs no update.)"""
     require_staff(principal, "run matching")
     if not 1 <= filters.k <= 100:
         raise Invalid("k must be between 1 and 100", [{"loc": "body.k", "message": "between 1 and 100"}])
@@ -126,6 +125,7 @@ def run_matching(
         before=filters.as_dict(),
         after=report.as_dict(),
     )
+    session.commit()
     return report
 
 
@@ -225,6 +225,16 @@ def close_undecided(session: Session, principal: Principal, matches: Sequence[Ma
         closed += 1
     session.flush()
     return closed
+
+
+def _commit_and_reflect(session: Session, matching: MatchingService, need_ids: Sequence[str]) -> None:
+    """Commit, then reflect the needs whose status changed in the matching service (their
+    writes moved the catalogue version; a service that did not follow would be stale, and a
+    matched need would stay in the donor view)."""
+    session.commit()
+    for need_id in need_ids:
+        matching.need_changed(session, need_id)
+    session.commit()
 
 
 # ---------------------------------------------------------------------------- proposals
@@ -398,7 +408,8 @@ def _snapshot(match: Match) -> dict[str, Any]:
 
 def _move(
     session: Session, principal: Principal, proposal_id: int, target: str, reason: str | None = None
-) -> Match:
+) -> tuple[Match, bool]:
+    """Move a proposal to ``target`` (flushed); also says whether its need's status changed."""
     require_staff(principal, "decide on proposals")
     match = get_proposal(session, principal, proposal_id)
     allowed = TRANSITIONS[match.state]
@@ -417,7 +428,8 @@ def _move(
         match.reject_reason = reason
     if target == "introduced":
         match.introduced_at = utcnow()
-    if target == "accepted" and match.need.status in OPEN_NEED_STATUSES:
+    need_moved = target == "accepted" and match.need.status in OPEN_NEED_STATUSES
+    if need_moved:
         need_before = match.need.status
         match.need.status = "matched"
         audit(
@@ -433,23 +445,32 @@ def _move(
     audit(session, principal, ACTIONS[target], "match", str(match.id), before=before, after=_snapshot(match))
     if target in NOTICES:
         queue_notice(session, NOTICES[target], match=match)
+    return match, need_moved
+
+
+def accept(session: Session, principal: Principal, proposal_id: int, *, matching: MatchingService) -> Match:
+    """Accept and commit; the need becomes ``matched`` and leaves the donor view."""
+    match, need_moved = _move(session, principal, proposal_id, "accepted")
+    _commit_and_reflect(session, matching, [match.need_id] if need_moved else [])
     return match
 
 
-def accept(session: Session, principal: Principal, proposal_id: int) -> Match:
-    return _move(session, principal, proposal_id, "accepted")
-
-
 def reject(session: Session, principal: Principal, proposal_id: int, reason: str | None) -> Match:
+    """Reject with a reason and commit."""
     if not reason or not reason.strip():
         raise Invalid(
             "a rejection needs a reason", [{"loc": "body.reason", "message": "required, not empty"}]
         )
-    return _move(session, principal, proposal_id, "rejected", reason.strip())
+    match, _ = _move(session, principal, proposal_id, "rejected", reason.strip())
+    session.commit()
+    return match
 
 
 def introduce(session: Session, principal: Principal, proposal_id: int) -> Match:
-    return _move(session, principal, proposal_id, "introduced")
+    """Mark introduced and commit."""
+    match, _ = _move(session, principal, proposal_id, "introduced")
+    session.commit()
+    return match
 
 
 def close_remaining(session: Session, principal: Principal, need_id: str) -> int:

@@ -28,13 +28,22 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     insert,
+    inspect,
     select,
     update,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
-from matcher.taxonomy import API_ROLES, MATCH_STATES, NEED_STATUSES, OUTCOMES, PARTY_STATUSES, PROVIDER_KINDS
+from matcher.taxonomy import (
+    API_ROLES,
+    MATCH_STATES,
+    NEED_STATUSES,
+    OPEN_NEED_STATUSES,
+    OUTCOMES,
+    PARTY_STATUSES,
+    PROVIDER_KINDS,
+)
 
 
 def utcnow() -> dt.datetime:
@@ -374,6 +383,49 @@ class ApiKey(Base):
     email: Mapped[str | None] = mapped_column(String(320))
 
 
+class WebSession(Base):
+    """A signed-in workbench session. The browser holds a random token; only its SHA-256
+    digest is stored (``id``), so a copy of this table opens no session. Each session has
+    its own form token (``csrf_token``), so any worker accepts a form another rendered.
+    Sign-out, expiry and revoking the key end it."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class AppSecret(Base):
+    """Secrets every worker shares (the key that signs the sign-in form's token), created
+    once in the database rather than per process."""
+
+    __tablename__ = "app_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IdempotencyRecord(Base):
+    """The result of a create sent with an ``Idempotency-Key``, per caller and route, so a
+    retry returns it instead of creating again. ``status`` is null while the first request
+    is still being processed. Expires after a day."""
+
+    __tablename__ = "idempotency_keys"
+
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), primary_key=True)
+    route: Mapped[str] = mapped_column(String(100), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int | None] = mapped_column(Integer)
+    body: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class CachedEmbedding(Base):
     """An embedding keyed by (encoder name, SHA-256 of the text): unchanged text is never
     embedded twice. ``vector`` holds float32 bytes of length ``dimension``."""
@@ -434,7 +486,8 @@ def _record_catalog_changes(session: Session, flush_context: object, instances: 
     changed = [
         (_VERSIONED[type(obj)], obj.id)
         for obj in (*session.new, *session.dirty, *session.deleted)
-        if type(obj) in _VERSIONED and (obj not in session.dirty or session.is_modified(obj))
+        if type(obj) in _VERSIONED
+        and (obj not in session.dirty or (session.is_modified(obj) and not _stays_open(obj)))
     ]
     if not changed:
         return
@@ -455,6 +508,20 @@ def _record_catalog_changes(session: Session, flush_context: object, instances: 
             for kind, entity_id in dict.fromkeys(changed)
         ],
     )
+
+
+def _stays_open(obj: object) -> bool:
+    """A need whose only change is from one open status to another (``submitted`` →
+    ``in_review`` when it gets proposals): nothing a ranking or an index reads changed."""
+    if not isinstance(obj, Need):
+        return False
+    state = inspect(obj)
+    changed = {attribute.key for attribute in state.attrs if attribute.history.has_changes()}
+    if not changed <= {"status", "updated_at"}:
+        return False
+    history = state.attrs.status.history
+    before = history.deleted[0] if history.deleted else obj.status
+    return before in OPEN_NEED_STATUSES and obj.status in OPEN_NEED_STATUSES
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -16,9 +16,10 @@ from tests.api.conftest import Api
 
 
 def _as(api: Api, role: str | None, **cookies: str) -> None:
-    api.client.cookies.clear()
-    if role is not None:
-        api.client.cookies.set("mm_session", api.keys[role])
+    if role is None:
+        api.client.cookies.clear()
+    else:
+        api.web_session(role)  # signed in through the form, as a browser is
     for name, value in cookies.items():
         api.client.cookies.set(name, value)
 

@@ -18,7 +18,7 @@ def test_the_newest_need_shows_its_proposals_behind_a_long_queue(api: Api) -> No
         for number in range(22)
     ]
     # No run: filing each need matched it (automatic matching, ten proposals each).
-    api.client.cookies.set("mm_session", api.keys["secretariat"])
+    api.sign_in("secretariat")
     page = api.client.get(f"/needs/{needs[-1]}")
     assert page.status_code == 200
     proposals = set(re.findall(r'action="/proposals/(\d+)/accept"', page.text))

@@ -53,8 +53,7 @@ def test_keys_take_an_email(api: Api) -> None:
 
 
 def _form_token(api: Api, role: str, path: str) -> str:
-    api.client.cookies.clear()
-    api.client.cookies.set("mm_session", api.keys[role])
+    api.web_session(role)  # signed in through the form, as a browser is
     page = api.client.get(path)
     found = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
     assert found, page.text[:500]

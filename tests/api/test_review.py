@@ -202,3 +202,25 @@ def test_audit_is_read_only_and_filtered(api: Api) -> None:
     for method in ("PATCH", "PUT", "DELETE", "POST"):
         assert api.call(method, f"/v1/audit/{first}", "admin").status_code in (404, 405)
         assert api.call(method, "/v1/audit", "admin").status_code == 405
+
+
+def test_runs_and_decisions_keep_the_service_ready_and_the_donor_view_current(api: Api) -> None:
+    """A run moves needs to in_review and an acceptance moves one to matched: the service
+    follows both, so /readyz stays 200 and a matched need leaves the donor view."""
+    title = "Recyclage des lampes fluorescentes compactes"
+    text = "Nous devons collecter et recycler les lampes fluorescentes au mercure des ménages."
+    need = api.new_need(title=title, description=text)
+    offering = api.new_offering(title=title, description=text + " Ouvert à tous.", sectors=["products"])
+    assert api.call("POST", "/v1/matching/runs", "secretariat", {"party": "KEN", "k": 3}).status_code == 201
+    assert api.client.get("/readyz").status_code == 200, api.client.get("/readyz").text
+    donor = api.call("GET", f"/v1/offerings/{offering}/matches?k=100", "secretariat").json()["results"]
+    assert need in {item["need_id"] for item in donor}
+    proposal = next(
+        item
+        for item in _for(_queue(api, "secretariat", state="proposed"), need)
+        if item["offering"]["id"] == offering
+    )
+    assert api.call("POST", f"/v1/proposals/{proposal['id']}/accept", "secretariat").status_code == 200
+    assert api.client.get("/readyz").status_code == 200, api.client.get("/readyz").text
+    donor = api.call("GET", f"/v1/offerings/{offering}/matches?k=100", "secretariat").json()["results"]
+    assert need not in {item["need_id"] for item in donor}

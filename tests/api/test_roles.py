@@ -4,11 +4,13 @@ the README). Not derived from the code's own permission rules.
 Placeholders: {need} is an open need of Kenya filed by the Kenya party key; {secret_need}
 a confidential one; {offering} an offering of provider "unep"; {fresh_need} and
 {fresh_offering} are created anew for the row (for rows that change state);
-{fresh_proposal} is an undecided proposal for a new need, from a new matching run.
+{fresh_proposal} is an undecided proposal for a new need, from a new matching run;
+{accepted_proposal} an accepted one, for a new need of Kenya and a new offering of "unep".
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -77,6 +79,12 @@ MATRIX: list[tuple[str, str, Any, dict[str | None, int]]] = [
         None,
         {N: 401, A: 200, S: 200, P: 404, OP: 404, V: 404, OV: 404},
     ),
+    (
+        "GET",
+        "/v1/proposals/{accepted_proposal}",
+        None,
+        {N: 401, A: 200, S: 200, P: 200, OP: 404, V: 200, OV: 404},
+    ),
     ("GET", "/v1/proposals/999999", None, {S: 404, P: 404}),
     ("POST", "/v1/proposals/{fresh_proposal}/accept", None, {N: 401, P: 403, OP: 403, V: 403, OV: 403}),
     ("POST", "/v1/proposals/{fresh_proposal}/reject", {"reason": "no"}, {N: 401, P: 403, V: 403}),
@@ -121,9 +129,35 @@ def _fill(api: Api, path: str) -> str:
         )
         queue = api.call("GET", "/v1/proposals?state=proposed&limit=200", "secretariat").json()["items"]
         path = path.replace("{fresh_proposal}", str(next(p["id"] for p in queue if p["need"]["id"] == need)))
+    if "{accepted_proposal}" in path:
+        word = "".join(chr(97 + int(digit, 16)) for digit in uuid.uuid4().hex[:10])  # only this pair has it
+        need = api.new_need(title=f"{word} lamps", description=f"Households need {word} lamp collection.")
+        offering = api.new_offering(
+            title=f"{word} lamps", description=f"{word} lamp collection for households."
+        )
+        assert (
+            api.call("POST", "/v1/matching/runs", "secretariat", {"party": "KEN", "k": 5}).status_code == 201
+        )
+        proposal = next(
+            p
+            for p in _all_proposals(api, "state=proposed&provider_id=unep")
+            if p["need"]["id"] == need and p["offering"]["id"] == offering
+        )
+        assert api.call("POST", f"/v1/proposals/{proposal['id']}/accept", "secretariat").status_code == 200
+        path = path.replace("{accepted_proposal}", str(proposal["id"]))
     if "{fresh_offering}" in path:
         path = path.replace("{fresh_offering}", api.new_offering())
     return path.format(**api.items)
+
+
+def _all_proposals(api: Api, query: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    offset: int | None = 0
+    while offset is not None:
+        page = api.call("GET", f"/v1/proposals?{query}&limit=200&offset={offset}", "secretariat").json()
+        items += page["items"]
+        offset = page["next_offset"]
+    return items
 
 
 @pytest.mark.parametrize(("method", "path", "body", "role", "status"), CASES)

@@ -8,9 +8,11 @@ from tests.api.conftest import Api
 
 
 def _as(api: Api, role: str | None, **extra: str) -> None:
-    api.client.cookies.clear()
-    if role is not None:
-        api.client.cookies.set("mm_session", api.keys[role])
+    """The client as a browser signed in as ``role`` (through the sign-in form), or signed out."""
+    if role is None:
+        api.client.cookies.clear()
+    else:
+        api.web_session(role)
     for name, value in extra.items():
         api.client.cookies.set(name, value)
 
@@ -34,11 +36,19 @@ def _csrf(api: Api, role: str, path: str) -> str:
 
 def test_sign_in_sets_a_strict_http_only_cookie_and_refuses_bad_keys(api: Api) -> None:
     _as(api, None)
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', api.client.get("/").text)
+    assert token
     refused = api.client.post(
-        "/signin", data={"api_key": "mm_knothing_nothingnothingnothing"}, follow_redirects=False
+        "/signin",
+        data={"api_key": "mm_knothing_nothingnothingnothing", "csrf": token.group(1)},
+        follow_redirects=False,
     )
     assert refused.status_code == 401 and "not valid" in refused.text
-    signed = api.client.post("/signin", data={"api_key": api.keys["party"]}, follow_redirects=False)
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', refused.text)
+    assert token
+    signed = api.client.post(
+        "/signin", data={"api_key": api.keys["party"], "csrf": token.group(1)}, follow_redirects=False
+    )
     assert signed.status_code == 303 and signed.headers["location"] == "/requests"
     cookie = signed.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, status
 
-from matcher.api.deps import PrincipalDep, SessionDep, errors
+from matcher.api.deps import KeyId, PrincipalDep, SessionDep, errors
 from matcher.api.schemas import KeyCreate, KeyList, KeyOut, NewKeyOut
 from matcher.services import access
 
@@ -23,7 +23,7 @@ def get_keys(session: SessionDep, principal: PrincipalDep) -> Any:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=NewKeyOut,
-    responses=errors(400, 401, 403, 422),
+    responses=errors(400, 401, 403, 413, 422),
     summary="Create a key",
 )
 def post_key(body: KeyCreate, session: SessionDep, principal: PrincipalDep) -> Any:
@@ -43,7 +43,7 @@ def post_key(body: KeyCreate, session: SessionDep, principal: PrincipalDep) -> A
 @router.post(
     "/{key_id}/revoke", response_model=KeyOut, responses=errors(401, 403, 404), summary="Revoke a key"
 )
-def post_revoke(key_id: str, session: SessionDep, principal: PrincipalDep) -> Any:
+def post_revoke(key_id: KeyId, session: SessionDep, principal: PrincipalDep) -> Any:
     key = access.revoke_key(session, key_id, actor=principal)
     session.commit()
     return access.key_record(key)

@@ -6,7 +6,20 @@ from typing import Any
 
 from fastapi import APIRouter, Query, status
 
-from matcher.api.deps import DEFAULT_PAGE, Limit, Offset, PrincipalDep, ServiceDep, SessionDep, errors
+from matcher.api.deps import (
+    DEFAULT_PAGE,
+    Limit,
+    NeedId,
+    Offset,
+    PartyFilter,
+    PrincipalDep,
+    ServiceDep,
+    SessionDep,
+    errors,
+    link,
+    linked,
+)
+from matcher.api.idempotency import IdempotencyKey, once
 from matcher.api.schemas import (
     AssistanceType,
     InterestList,
@@ -33,25 +46,67 @@ router = APIRouter(prefix="/v1/needs", tags=["needs"])
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=NeedOut,
-    responses=errors(400, 401, 403, 413, 422),
+    responses={
+        **errors(400, 401, 403, 409, 413, 422),
+        **linked(
+            201,
+            "The need as filed.",
+            ReadNeed=link("GET", "/v1/needs/{need_id}", need_id="$response.body#/id"),
+            ChangeNeed=link("PATCH", "/v1/needs/{need_id}", need_id="$response.body#/id"),
+            WithdrawNeed=link("POST", "/v1/needs/{need_id}/withdraw", need_id="$response.body#/id"),
+            NeedMatches=link("GET", "/v1/needs/{need_id}/matches", need_id="$response.body#/id"),
+        ),
+    },
     summary="File a need",
 )
-def create_need(body: NeedCreate, session: SessionDep, principal: PrincipalDep, matching: ServiceDep) -> Any:
+def create_need(
+    body: NeedCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    matching: ServiceDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
     """A party key files for its own Party; the secretariat names the Party in `party`.
 
     The response carries the detected `language` (when none was given), the `inferred`
     codes (kept apart from the stated ones) and `coaching` for vague requests, in the
-    need's language. A short text is coached, never refused.
+    need's language. A short text is coached, never refused. A deadline in the past is
+    refused. Send an `Idempotency-Key` to make a retry safe.
     """
-    need = service.create_need(session, principal, body.model_dump(exclude_unset=True), matching=matching)
-    return service.need_record(need)
+
+    def file_it() -> Any:
+        data = body.model_dump(exclude_unset=True)
+        return service.need_record(service.create_need(session, principal, data, matching=matching))
+
+    return once(
+        db=session,
+        principal=principal,
+        route="POST /v1/needs",
+        key=idempotency_key,
+        body=body,
+        response_model=NeedOut,
+        status=status.HTTP_201_CREATED,
+        produce=file_it,
+    )
 
 
-@router.get("", response_model=NeedPage, responses=errors(401, 422), summary="List needs")
+@router.get(
+    "",
+    response_model=NeedPage,
+    responses={
+        **errors(401, 422),
+        **linked(
+            200,
+            "A page of needs.",
+            ReadFirstNeed=link("GET", "/v1/needs/{need_id}", need_id="$response.body#/items/0/id"),
+        ),
+    },
+    summary="List needs",
+)
 def list_needs(
     session: SessionDep,
     principal: PrincipalDep,
-    party: str | None = Query(None, description="ISO3 code of the Party."),
+    party: PartyFilter = None,
     status_: NeedStatus | None = Query(None, alias="status"),
     sector: SectorCode | None = Query(None, description="Stated or inferred sector."),
     assistance_type: AssistanceType | None = Query(None, description="Stated or inferred assistance type."),
@@ -68,7 +123,7 @@ def list_needs(
 
 
 @router.get("/{need_id}", response_model=NeedOut, responses=errors(401, 404), summary="Read a need")
-def get_need(need_id: str, session: SessionDep, principal: PrincipalDep) -> Any:
+def get_need(need_id: NeedId, session: SessionDep, principal: PrincipalDep) -> Any:
     return service.need_record(service.get_need(session, principal, need_id))
 
 
@@ -79,7 +134,7 @@ def get_need(need_id: str, session: SessionDep, principal: PrincipalDep) -> Any:
     summary="Change a need",
 )
 def update_need(
-    need_id: str, body: NeedPatch, session: SessionDep, principal: PrincipalDep, matching: ServiceDep
+    need_id: NeedId, body: NeedPatch, session: SessionDep, principal: PrincipalDep, matching: ServiceDep
 ) -> Any:
     """Only the fields sent change. The owning Party or the secretariat; not once withdrawn or closed."""
     need = service.update_need(
@@ -95,7 +150,7 @@ def update_need(
     summary="Withdraw a need",
 )
 def withdraw_need(
-    need_id: str,
+    need_id: NeedId,
     session: SessionDep,
     principal: PrincipalDep,
     matching: ServiceDep,
@@ -140,11 +195,11 @@ def need_interests(need_id: str, session: SessionDep, principal: PrincipalDep) -
     "/{need_id}/matches",
     response_model=MatchesOut,
     response_model_exclude_none=True,
-    responses=errors(401, 403, 404, 422),
+    responses=errors(401, 403, 404, 409, 422),
     summary="Offerings for a need",
 )
 def matches(
-    need_id: str,
+    need_id: NeedId,
     session: SessionDep,
     principal: PrincipalDep,
     matching: ServiceDep,

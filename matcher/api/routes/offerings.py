@@ -6,7 +6,20 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request, status
 
-from matcher.api.deps import DEFAULT_PAGE, Limit, Offset, PrincipalDep, ServiceDep, SessionDep, errors
+from matcher.api.deps import (
+    DEFAULT_PAGE,
+    Limit,
+    OfferingId,
+    Offset,
+    PrincipalDep,
+    ProviderFilter,
+    ServiceDep,
+    SessionDep,
+    errors,
+    link,
+    linked,
+)
+from matcher.api.idempotency import IdempotencyKey, once
 from matcher.api.schemas import (
     AssistanceType,
     InterestBody,
@@ -31,24 +44,51 @@ router = APIRouter(prefix="/v1/offerings", tags=["offerings"])
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=OfferingOut,
-    responses=errors(400, 401, 403, 413, 422),
+    responses={
+        **errors(400, 401, 403, 409, 413, 422),
+        **linked(
+            201,
+            "The offering as created.",
+            ReadOffering=link("GET", "/v1/offerings/{offering_id}", offering_id="$response.body#/id"),
+            ChangeOffering=link("PATCH", "/v1/offerings/{offering_id}", offering_id="$response.body#/id"),
+            OfferingMatches=link(
+                "GET", "/v1/offerings/{offering_id}/matches", offering_id="$response.body#/id"
+            ),
+        ),
+    },
     summary="Create an offering",
 )
 def create_offering(
-    body: OfferingCreate, session: SessionDep, principal: PrincipalDep, matching: ServiceDep
+    body: OfferingCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    matching: ServiceDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> Any:
-    """A provider key creates offerings of its own `provider_id`; the secretariat names it."""
-    offering = service.create_offering(
-        session, principal, body.model_dump(exclude_unset=True), matching=matching
+    """A provider key creates offerings of its own `provider_id`; the secretariat names it.
+    Send an `Idempotency-Key` to make a retry safe."""
+
+    def create() -> Any:
+        data = body.model_dump(exclude_unset=True)
+        return service.offering_record(service.create_offering(session, principal, data, matching=matching))
+
+    return once(
+        db=session,
+        principal=principal,
+        route="POST /v1/offerings",
+        key=idempotency_key,
+        body=body,
+        response_model=OfferingOut,
+        status=status.HTTP_201_CREATED,
+        produce=create,
     )
-    return service.offering_record(offering)
 
 
 @router.get("", response_model=OfferingPage, responses=errors(401, 422), summary="List offerings")
 def list_offerings(
     session: SessionDep,
     principal: PrincipalDep,
-    provider_id: str | None = None,
+    provider_id: ProviderFilter = None,
     sector: SectorCode | None = None,
     assistance_type: AssistanceType | None = None,
     region: RegionCode | None = None,
@@ -67,7 +107,7 @@ def list_offerings(
 @router.get(
     "/{offering_id}", response_model=OfferingOut, responses=errors(401, 404), summary="Read an offering"
 )
-def get_offering(offering_id: str, session: SessionDep, principal: PrincipalDep) -> Any:
+def get_offering(offering_id: OfferingId, session: SessionDep, principal: PrincipalDep) -> Any:
     return service.offering_record(service.get_offering(session, principal, offering_id))
 
 
@@ -78,7 +118,11 @@ def get_offering(offering_id: str, session: SessionDep, principal: PrincipalDep)
     summary="Change or deactivate an offering",
 )
 def update_offering(
-    offering_id: str, body: OfferingPatch, session: SessionDep, principal: PrincipalDep, matching: ServiceDep
+    offering_id: OfferingId,
+    body: OfferingPatch,
+    session: SessionDep,
+    principal: PrincipalDep,
+    matching: ServiceDep,
 ) -> Any:
     """Only the fields sent change; `{"active": false}` deactivates (nothing is deleted)."""
     offering = service.update_offering(
@@ -91,11 +135,11 @@ def update_offering(
     "/{offering_id}/matches",
     response_model=MatchesOut,
     response_model_exclude_none=True,
-    responses=errors(401, 403, 404, 422),
+    responses=errors(401, 403, 404, 409, 422),
     summary="Open needs for an offering (donor view)",
 )
 def matches(
-    offering_id: str,
+    offering_id: OfferingId,
     session: SessionDep,
     principal: PrincipalDep,
     matching: ServiceDep,

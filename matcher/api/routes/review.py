@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Query, status
 
-from matcher.api.deps import DEFAULT_PAGE, Limit, Offset, PrincipalDep, ServiceDep, SessionDep, errors
+from matcher.api.deps import (
+    DEFAULT_PAGE,
+    Limit,
+    Offset,
+    PartyFilter,
+    PrincipalDep,
+    ProposalId,
+    ProviderFilter,
+    ServiceDep,
+    SessionDep,
+    errors,
+    link,
+    linked,
+    text_filter,
+)
+from matcher.api.idempotency import IdempotencyKey, once
 from matcher.api.schemas import (
     AuditPage,
     ClosedOut,
@@ -23,28 +37,67 @@ from matcher.api.schemas import (
 )
 from matcher.services import review
 from matcher.services.access import AuditFilters, audit_record, list_audit
+from matcher.validation import MAX_AGE_DAYS, UtcDateTime
 
 router = APIRouter(tags=["review"])
+FIRST = "$response.body#/items/0/id"  # the first item of a page, for OpenAPI links
 
 
 @router.post(
     "/v1/matching/runs",
     status_code=status.HTTP_201_CREATED,
     response_model=RunOut,
-    responses=errors(400, 401, 403, 422),
+    responses={
+        **errors(400, 401, 403, 409, 413, 422),
+        **linked(201, "What the run did.", ReviewQueue=link("GET", "/v1/proposals", state="proposed")),
+    },
     summary="Run matching",
 )
-def run_matching(body: RunCreate, session: SessionDep, principal: PrincipalDep, matching: ServiceDep) -> Any:
+def run_matching(
+    body: RunCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    matching: ServiceDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
     """Rank every open need (or those of a region, sector, language or Party) and store the
     top `k` as proposals. Decisions already taken are kept; a rejected pairing is never
-    proposed again; undecided proposals that fall out of the top `k` are dropped."""
-    filters = review.RunFilters(body.region, body.sector, body.language, body.party, body.k)
-    report = review.run_matching(session, matching, principal, filters)
-    session.commit()
-    return {**report.as_dict(), "summary": report.summary()}
+    proposed again; undecided proposals that fall out of the top `k` are dropped. Send an
+    `Idempotency-Key` to make a retry safe."""
+
+    def run() -> Any:
+        filters = review.RunFilters(body.region, body.sector, body.language, body.party, body.k)
+        report = review.run_matching(session, matching, principal, filters)
+        return {**report.as_dict(), "summary": report.summary()}
+
+    return once(
+        db=session,
+        principal=principal,
+        route="POST /v1/matching/runs",
+        key=idempotency_key,
+        body=body,
+        response_model=RunOut,
+        status=status.HTTP_201_CREATED,
+        produce=run,
+    )
 
 
-@router.get("/v1/proposals", response_model=ProposalPage, responses=errors(401, 422), summary="Review queue")
+@router.get(
+    "/v1/proposals",
+    response_model=ProposalPage,
+    responses={
+        **errors(401, 422),
+        **linked(
+            200,
+            "A page of proposals.",
+            ReadProposal=link("GET", "/v1/proposals/{proposal_id}", proposal_id=FIRST),
+            AcceptProposal=link("POST", "/v1/proposals/{proposal_id}/accept", proposal_id=FIRST),
+            RejectProposal=link("POST", "/v1/proposals/{proposal_id}/reject", proposal_id=FIRST),
+            IntroduceProposal=link("POST", "/v1/proposals/{proposal_id}/introduce", proposal_id=FIRST),
+        ),
+    },
+    summary="Review queue",
+)
 def list_proposals(
     session: SessionDep,
     principal: PrincipalDep,
@@ -52,10 +105,14 @@ def list_proposals(
     region: RegionCode | None = None,
     sector: SectorCode | None = None,
     language: LanguageCode | None = None,
-    provider_id: str | None = None,
-    party: str | None = None,
-    min_age_days: int | None = Query(None, ge=0, description="Proposed at least this many days ago."),
-    max_age_days: int | None = Query(None, ge=0, description="Proposed at most this many days ago."),
+    provider_id: ProviderFilter = None,
+    party: PartyFilter = None,
+    min_age_days: int | None = Query(
+        None, ge=0, le=MAX_AGE_DAYS, description="Proposed at least this many days ago."
+    ),
+    max_age_days: int | None = Query(
+        None, ge=0, le=MAX_AGE_DAYS, description="Proposed at most this many days ago."
+    ),
     limit: Limit = DEFAULT_PAGE,
     offset: Offset = 0,
 ) -> Any:
@@ -81,33 +138,33 @@ def list_proposals(
     responses=errors(401, 404),
     summary="Read a proposal",
 )
-def get_proposal(proposal_id: int, session: SessionDep, principal: PrincipalDep) -> Any:
+def get_proposal(proposal_id: ProposalId, session: SessionDep, principal: PrincipalDep) -> Any:
     return review.proposal_record(review.get_proposal(session, principal, proposal_id), principal)
 
 
 @router.post(
     "/v1/proposals/{proposal_id}/accept",
     response_model=ProposalOut,
-    responses=errors(401, 403, 404, 409),
+    responses=errors(401, 403, 404, 409, 422),
     summary="Accept a proposal",
 )
-def accept(proposal_id: int, session: SessionDep, principal: PrincipalDep) -> Any:
+def accept(
+    proposal_id: ProposalId, session: SessionDep, principal: PrincipalDep, matching: ServiceDep
+) -> Any:
     """`proposed` → `accepted`; the need becomes `matched`. The Party and the provider now see it."""
-    match = review.accept(session, principal, proposal_id)
-    session.commit()
+    match = review.accept(session, principal, proposal_id, matching=matching)
     return review.proposal_record(match, principal)
 
 
 @router.post(
     "/v1/proposals/{proposal_id}/reject",
     response_model=ProposalOut,
-    responses=errors(400, 401, 403, 404, 409, 422),
+    responses=errors(400, 401, 403, 404, 409, 413, 422),
     summary="Reject a proposal",
 )
-def reject(proposal_id: int, body: RejectBody, session: SessionDep, principal: PrincipalDep) -> Any:
+def reject(proposal_id: ProposalId, body: RejectBody, session: SessionDep, principal: PrincipalDep) -> Any:
     """`proposed` → `rejected`, with a reason. The pairing is never proposed again."""
     match = review.reject(session, principal, proposal_id, body.reason)
-    session.commit()
     return review.proposal_record(match, principal)
 
 
@@ -117,10 +174,9 @@ def reject(proposal_id: int, body: RejectBody, session: SessionDep, principal: P
     responses=errors(401, 403, 404, 409),
     summary="Mark a proposal introduced",
 )
-def introduce(proposal_id: int, session: SessionDep, principal: PrincipalDep) -> Any:
+def introduce(proposal_id: ProposalId, session: SessionDep, principal: PrincipalDep) -> Any:
     """`accepted` → `introduced`: the secretariat has put the two sides in touch."""
     match = review.introduce(session, principal, proposal_id)
-    session.commit()
     return review.proposal_record(match, principal)
 
 
@@ -164,14 +220,12 @@ def close_remaining(need_id: str, session: SessionDep, principal: PrincipalDep) 
 def audit_trail(
     session: SessionDep,
     principal: PrincipalDep,
-    entity_type: str | None = Query(
-        None, description="need, offering, match, matching_run, api_key, catalog…"
-    ),
-    entity_id: str | None = None,
-    action: str | None = Query(None, description="e.g. need.create, match.accept"),
-    actor: str | None = Query(None, description="e.g. key:k1234abcd5678"),
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
+    entity_type: str | None = text_filter("need, offering, match, matching_run, api_key, catalog…"),
+    entity_id: str | None = text_filter(),
+    action: str | None = text_filter("e.g. need.create, match.accept"),
+    actor: str | None = text_filter("e.g. key:k1234abcd5678"),
+    since: UtcDateTime | None = Query(None, description="From this time (UTC when no zone is given)."),
+    until: UtcDateTime | None = Query(None, description="Up to this time (UTC when no zone is given)."),
     limit: Limit = DEFAULT_PAGE,
     offset: Offset = 0,
 ) -> Any:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from matcher.api.web import account, programmes, requests, review, session
-from matcher.api.web.session import HERE, SignInRequired, error_page, new_web_secret
+from matcher.api.web.session import HERE, SignInRequired, error_page
 
 router = APIRouter(include_in_schema=False)
 for module in (session, review, requests, programmes, account):
     router.include_router(module.router)
 
-__all__ = ["HERE", "SignInRequired", "error_page", "new_web_secret", "router"]
+__all__ = ["HERE", "SignInRequired", "error_page", "router"]

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from matcher.api.deps import OfferingId
+from matcher.api.schemas import OfferingCreate, OfferingPatch
 from matcher.api.web.session import (
     TAXONOMY,
     back,
     check_csrf,
+    check_form,
     home_for,
     notice_text,
     open_session,
@@ -25,6 +29,7 @@ from matcher.services import offerings as offering_service
 from matcher.services.access import Forbidden, Invalid, Principal
 from matcher.services.matches import offering_matches
 from matcher.taxonomy import PARTY_STATUSES, PROVIDER_KINDS, UN_LANGUAGES
+from matcher.validation import ID_PATTERN
 
 if TYPE_CHECKING:
     from matcher.store.models import Offering
@@ -90,7 +95,7 @@ def new_programme(request: Request) -> Response:
 
 
 @router.get("/programmes/{offering_id}", response_class=HTMLResponse)
-def edit_programme(offering_id: str, request: Request) -> Response:
+def edit_programme(offering_id: OfferingId, request: Request) -> Response:
     with open_session(request) as session:
         principal = signed_in(request, session)
         offering = offering_service.get_offering(session, principal, offering_id)
@@ -155,9 +160,7 @@ def save_programme(
             data[name] = None
             errors.append(name)
     try:
-        data["capacity"] = int(capacity.strip()) if capacity.strip() else None
-        if data["capacity"] is not None and not 0 <= data["capacity"] <= 1_000_000:
-            raise ValueError(capacity)
+        data["capacity"] = int(capacity.strip()) if capacity.strip() else None  # bounds: the API's model
     except ValueError:
         data["capacity"] = None
         errors.append("capacity")
@@ -167,16 +170,23 @@ def save_programme(
         except ValueError:
             data[name] = None
             errors.append(name)
-    errors += [name for name in ("provider", "title", "description") if not data[name]]
+    if offering_id and not re.fullmatch(ID_PATTERN, offering_id):
+        raise Invalid("not a programme id", [{"loc": "body.offering_id", "message": "not an id"}])
     with open_session(request) as session:
         principal = signed_in(request, session)
         current = offering_service.get_offering(session, principal, offering_id) if offering_id else None
         _may_edit(principal, current)
+        if principal.is_staff and not offering_id:
+            data["provider_id"] = provider_id.strip().lower() or None
+        checked, problems = check_form(OfferingPatch if offering_id else OfferingCreate, data)
+        errors = sorted({*errors, *problems})
         shown = SimpleNamespace(
-            id=offering_id or "",
-            provider_id=provider_id,
-            verified=current.verified if current is not None else False,
-            **data,
+            **{
+                **data,
+                "id": offering_id or "",
+                "provider_id": provider_id,
+                "verified": current.verified if current is not None else False,
+            }
         )
         if errors:
             return _offering_form(
@@ -185,13 +195,11 @@ def save_programme(
         try:
             if offering_id:
                 offering_service.update_offering(
-                    session, principal, offering_id, data, matching=request.app.state.matching
+                    session, principal, offering_id, checked, matching=request.app.state.matching
                 )
             else:
-                if principal.is_staff:
-                    data["provider_id"] = provider_id.strip().lower() or None
                 offering_service.create_offering(
-                    session, principal, data, matching=request.app.state.matching
+                    session, principal, checked, matching=request.app.state.matching
                 )
         except Invalid as problem:
             session.rollback()

@@ -9,11 +9,14 @@ from typing import Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from matcher.api.deps import NeedId
+from matcher.api.schemas import NeedCreate
 from matcher.api.web.review import card
 from matcher.api.web.session import (
     TAXONOMY,
     back,
     check_csrf,
+    check_form,
     here_url,
     home_for,
     notice_text,
@@ -34,7 +37,7 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/needs/{need_id}", response_class=HTMLResponse)
-def need_page(need_id: str, request: Request, notice: str = "") -> Response:
+def need_page(need_id: NeedId, request: Request, notice: str = "") -> Response:
     with open_session(request) as session:
         principal = signed_in(request, session)
         need = need_service.get_need(session, principal, need_id)
@@ -111,8 +114,11 @@ def _form_values(
     try:
         values["budget_usd"] = parse_money(budget_usd)
     except ValueError:
-        values["budget_usd"] = budget_usd
         errors.append("budget_usd")
+    values, problems = check_form(NeedCreate, values)  # the API's rules, to the letter
+    errors = sorted({*errors, *problems})
+    if "budget_usd" in errors:
+        values["budget_usd"] = budget_usd  # shown back as typed
     return values, errors
 
 

@@ -6,18 +6,23 @@ from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
+from matcher.api.deps import ProposalId
+from matcher.api.schemas import ISO3_PATTERN, PROVIDER_ID_PATTERN, RejectBody
 from matcher.api.web.session import (
     TAXONOMY,
     back,
     check_csrf,
+    check_form,
     here_url,
     home_for,
     notice_text,
     open_session,
     parse_money,
+    query_choice,
+    query_matching,
     query_string,
     render,
     safe_next,
@@ -29,6 +34,8 @@ from matcher.services import review
 from matcher.services.access import Conflict, Invalid, Principal
 from matcher.services.matching import MatchingService, need_profile
 from matcher.services.reports import as_csv, unmet_needs
+from matcher.taxonomy import UN_LANGUAGES
+from matcher.validation import MAX_AGE_DAYS, MAX_INT32
 
 if TYPE_CHECKING:
     from matcher.store.models import Interest, Match
@@ -47,7 +54,7 @@ def queue(
     provider_id: str = "",
     party: str = "",
     min_age_days: str = "",
-    offset: int = 0,
+    offset: int = Query(0, ge=0, le=MAX_INT32),
     notice: str = "",
 ) -> Response:
     with open_session(request) as session:
@@ -56,14 +63,13 @@ def queue(
             return RedirectResponse(home_for(principal), status_code=303)
         filters = review.ProposalFilters(
             state=state if state in review.TRANSITIONS else None,
-            region=region or None,
-            sector=sector or None,
-            language=language or None,
-            provider_id=provider_id.strip().lower() or None,
-            party=party.strip().upper() or None,
-            min_age_days=int(min_age_days) if min_age_days.isdigit() else None,
+            region=query_choice("region", region, TAXONOMY.regions),
+            sector=query_choice("sector", sector, TAXONOMY.sectors),
+            language=query_choice("language", language, UN_LANGUAGES),
+            provider_id=query_matching("provider_id", provider_id.strip().lower(), PROVIDER_ID_PATTERN),
+            party=query_matching("party", party.strip().upper(), ISO3_PATTERN),
+            min_age_days=_age_days(min_age_days),
         )
-        offset = max(0, offset)
         page = review.list_proposals(session, principal, filters, limit=QUEUE_PAGE, offset=offset)
         interested = interest_service.interests_by_need(
             session, principal, list({match.need_id for match in page.items})
@@ -95,6 +101,18 @@ def queue(
             next_offset=page.next_offset,
             query_without_offset=query_string(request, drop=("offset", "notice")),
         )
+
+
+def _age_days(text: str) -> int | None:
+    """The queue's age filter as typed: empty, or a whole number of days up to a century
+    (``"²".isdigit()`` is true, so digits are checked as ASCII)."""
+    days = query_matching("min_age_days", text.strip(), r"[0-9]{1,6}")
+    if days is not None and int(days) > MAX_AGE_DAYS:
+        raise Invalid(
+            f"query.min_age_days: at most {MAX_AGE_DAYS} days",
+            [{"loc": "query.min_age_days", "message": f"at most {MAX_AGE_DAYS}"}],
+        )
+    return None if days is None else int(days)
 
 
 def card(
@@ -133,7 +151,6 @@ def run_from_queue(request: Request, csrf: str = Form("")) -> Response:
     with open_session(request) as session:
         principal = signed_in(request, session)
         report = review.run_matching(session, request.app.state.matching, principal, review.RunFilters())
-        session.commit()
     return back("/queue", notice=f"run:{report.added}:{report.kept}:{report.dropped}")
 
 
@@ -229,7 +246,7 @@ def reject_programme(
 
 @router.post("/proposals/{proposal_id}/{action}")
 def decide(
-    proposal_id: int,
+    proposal_id: ProposalId,
     action: str,
     request: Request,
     csrf: str = Form(""),
@@ -242,9 +259,12 @@ def decide(
         principal = signed_in(request, session)
         try:
             if action == "accept":
-                review.accept(session, principal, proposal_id)
+                review.accept(session, principal, proposal_id, matching=request.app.state.matching)
             elif action == "reject":
-                review.reject(session, principal, proposal_id, reason)
+                checked, problems = check_form(RejectBody, {"reason": reason})
+                if problems:
+                    raise Invalid("the reason is not valid")
+                review.reject(session, principal, proposal_id, checked["reason"])
             elif action == "introduce":
                 review.introduce(session, principal, proposal_id)
             else:
@@ -252,7 +272,6 @@ def decide(
         except (Invalid, Conflict) as problem:
             session.rollback()
             return back(target, notice="error:reason" if isinstance(problem, Invalid) else "error:state")
-        session.commit()
     return back(target, notice=f"{action}:{proposal_id}")
 
 

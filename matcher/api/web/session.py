@@ -1,21 +1,22 @@
 """The workbench's plumbing: signing in and out, the session cookie, form tokens, the
 reader's language and page rendering, shared by the page modules of each audience.
 
-Signing in stores the API key in an HttpOnly, SameSite=Strict cookie; every page
-authenticates it exactly as the API does, and calls the same service functions, so a page
-can never show or change more than the key's role allows through the API. Every form that
-changes something carries a token derived from the session (HMAC with a per-process
-secret), checked before the change.
+Signing in opens a session kept in the database (``matcher.services.sessions``): the
+browser holds only an opaque random token, in an HttpOnly, SameSite=Strict cookie (Secure
+behind https), never the API key. Every page resolves the session to the key's principal
+and calls the same service functions as the API, so a page can never show or change more
+than the key's role allows through the API. Every form that changes something carries the
+session's own token, checked before the change; the sign-in form carries a token bound to
+a cookie of its own, so another site cannot sign a browser in.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
 import json
+import math
 import re
-import secrets
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -23,6 +24,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from matcher.api.web.i18n import (
@@ -34,10 +36,12 @@ from matcher.api.web.i18n import (
     state_name,
     translator,
 )
-from matcher.services.access import NotAuthenticated, Principal, ServiceError, authenticate
+from matcher.services import sessions
+from matcher.services.access import Invalid, NotAuthenticated, Principal, ServiceError
 from matcher.taxonomy import OUTCOMES, UN_LANGUAGES, load_taxonomy
 
 SESSION_COOKIE = "mm_session"
+SIGN_IN_COOKIE = "mm_signin"
 
 
 LANGUAGE_COOKIE = "mm_lang"
@@ -76,22 +80,39 @@ def open_session(request: Request) -> Session:
     return session
 
 
+_UNRESOLVED = object()
+
+
+def _web_session(request: Request, session: Session) -> sessions.WebSignIn | None:
+    """The request's signed-in session (looked up once per request)."""
+    if getattr(request.state, "web_session", _UNRESOLVED) is _UNRESOLVED:
+        request.state.web_session = sessions.resolve_session(session, request.cookies.get(SESSION_COOKIE))
+    found: sessions.WebSignIn | None = request.state.web_session
+    return found
+
+
 def current_principal(request: Request, session: Session) -> Principal | None:
-    try:
-        return authenticate(session, request.cookies.get(SESSION_COOKIE))
-    except NotAuthenticated:
-        return None
+    found = _web_session(request, session)
+    return found.principal if found else None
 
 
 def csrf_token(request: Request) -> str:
-    key = request.cookies.get(SESSION_COOKIE, "")
-    secret: bytes = request.app.state.web_secret
-    return hmac.new(secret, key.encode(), hashlib.sha256).hexdigest()[:40]
+    """The signed-in session's form token ("" before the session was looked up or without one)."""
+    found = getattr(request.state, "web_session", None)
+    return found.csrf_token if isinstance(found, sessions.WebSignIn) else ""
 
 
 def check_csrf(request: Request, token: str) -> None:
-    if not request.cookies.get(SESSION_COOKIE) or not hmac.compare_digest(csrf_token(request), token or ""):
+    """Refuse a change whose form did not come from this session's pages."""
+    with open_session(request) as session:
+        found = _web_session(request, session)
+    if found is None or not hmac.compare_digest(found.csrf_token, token or ""):
         raise ServiceError("the form expired or did not come from this site; reload the page and try again")
+
+
+def secure_cookies(request: Request) -> bool:
+    """Cookies are Secure when the service is served behind https (``MATCHER_PUBLIC_URL``)."""
+    return bool(request.app.state.store.settings.behind_https) or request.url.scheme == "https"
 
 
 def reader_language(request: Request) -> str:
@@ -205,13 +226,47 @@ PLAIN_NOTICES = {
 def parse_money(text: str) -> float | None:
     """A money amount as people type it: "450 000", "10,000", "2 000 000.50" (spaces,
     non-breaking spaces, commas and apostrophes as thousands separators). Empty gives None;
-    anything else raises ValueError."""
+    anything else (negative, "inf", "nan", "1e999") raises ValueError."""
     cleaned = re.sub(r"[\s\u00a0\u202f,'_]", "", text)
     if not cleaned:
         return None
     value = float(cleaned)
-    if value < 0:
+    if value < 0 or not math.isfinite(value):
         raise ValueError(text)
+    return value
+
+
+def check_form(model: type[BaseModel], data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Validate a form's values with the API's own body model (the same rules: control
+    characters, finite money, web addresses, lengths). Returns the validated values, or
+    the names of the fields in error."""
+    try:
+        checked = model.model_validate(data)
+    except ValidationError as error:
+        return data, sorted({str(problem["loc"][0]) for problem in error.errors() if problem["loc"]})
+    return checked.model_dump(exclude_unset=True), []
+
+
+def query_choice(name: str, value: str, allowed: Any) -> str | None:
+    """An optional filter of a page: empty is no filter; anything else must be allowed."""
+    if not value:
+        return None
+    if value not in allowed:
+        raise Invalid(
+            f"query.{name}: {value!r} is not one of the choices",
+            [{"loc": f"query.{name}", "message": "unknown"}],
+        )
+    return value
+
+
+def query_matching(name: str, value: str, pattern: str) -> str | None:
+    """An optional free-text filter of a page: empty is no filter; else it must match ``pattern``."""
+    if not value:
+        return None
+    if not re.fullmatch(pattern, value):
+        raise Invalid(
+            f"query.{name}: {value!r} is not valid", [{"loc": f"query.{name}", "message": "not valid"}]
+        )
     return value
 
 
@@ -221,7 +276,11 @@ def back(url: str, **query: str) -> RedirectResponse:
 
 
 def safe_next(target: str | None, default: str) -> str:
-    return target if target and target.startswith("/") and not target.startswith("//") else default
+    """A path on this site to go back to, or ``default`` (never another site: browsers read
+    "//host" and "/\\host" as another host)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target if target.isprintable() else default
 
 
 def home_for(principal: Principal) -> str:
@@ -237,17 +296,34 @@ def signed_in(request: Request, session: Session) -> Principal:
     return principal
 
 
-def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    with open_session(request) as session:
-        principal = current_principal(request, session)
+def error_page(
+    request: Request, status: int, message: str, *, look_up_principal: bool = True
+) -> HTMLResponse:
+    """The HTML error page. ``look_up_principal=False`` for an unexpected failure: the
+    database may be what failed."""
+    principal = None
+    if look_up_principal:
+        with open_session(request) as session:
+            principal = current_principal(request, session)
     return render(request, "error.html", principal, status=status, message=message, code=status)
 
 
-def new_web_secret() -> bytes:
-    return secrets.token_bytes(32)
-
-
 # ---------------------------------------------------------------------------- sign-in
+
+
+def _sign_in_form(request: Request, session: Session, status: int = 200, **context: Any) -> Response:
+    """The sign-in form, with a token bound to this browser's sign-in cookie (kept if it
+    already has one, so several tabs work)."""
+    nonce = request.cookies.get(SIGN_IN_COOKIE) or ""
+    if not sessions.looks_like_token(nonce):
+        nonce = sessions.new_sign_in_nonce()
+    response = render(
+        request, "signin.html", None, status=status, csrf=sessions.sign_in_token(session, nonce), **context
+    )
+    response.set_cookie(
+        SIGN_IN_COOKIE, nonce, httponly=True, samesite="strict", secure=secure_cookies(request), max_age=3600
+    )
+    return response
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -256,33 +332,47 @@ def home(request: Request) -> Response:
         principal = current_principal(request, session)
         if principal is not None:
             return RedirectResponse(home_for(principal), status_code=303)
-        return render(request, "signin.html", None)
+        return _sign_in_form(request, session)
+
+
+@router.get("/signin", response_class=HTMLResponse)
+def sign_in_form(request: Request) -> Response:
+    """The sign-in form, also when signed in (to sign in with another key)."""
+    with open_session(request) as session:
+        return _sign_in_form(request, session)
 
 
 @router.post("/signin")
-def sign_in(request: Request, api_key: str = Form("")) -> Response:
+def sign_in(request: Request, api_key: str = Form(""), csrf: str = Form("")) -> Response:
     with open_session(request) as session:
+        if not sessions.sign_in_token_matches(session, request.cookies.get(SIGN_IN_COOKIE), csrf):
+            return _sign_in_form(request, session, status=400, expired=True)
         try:
-            principal = authenticate(session, api_key.strip())
+            new = sessions.start_session(
+                session, api_key.strip(), replacing=request.cookies.get(SESSION_COOKIE)
+            )
         except NotAuthenticated:
-            return render(request, "signin.html", None, status=401, error=True)
-    response = RedirectResponse(home_for(principal), status_code=303)
+            return _sign_in_form(request, session, status=401, error=True)
+    response = RedirectResponse(home_for(new.principal), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        api_key.strip(),
+        new.token,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
-        max_age=12 * 3600,
+        secure=secure_cookies(request),
+        max_age=int(sessions.SESSION_LIFETIME.total_seconds()),
     )
+    response.delete_cookie(SIGN_IN_COOKIE, httponly=True, samesite="strict", secure=secure_cookies(request))
     return response
 
 
 @router.post("/signout")
 def sign_out(request: Request, csrf: str = Form("")) -> Response:
     check_csrf(request, csrf)
+    with open_session(request) as session:
+        sessions.end_session(session, request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/", status_code=303)
-    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict", secure=secure_cookies(request))
     return response
 
 
@@ -290,5 +380,7 @@ def sign_out(request: Request, csrf: str = Form("")) -> Response:
 def choose_language(code: str, request: Request, next: str | None = None) -> Response:
     response = RedirectResponse(safe_next(next, "/"), status_code=303)
     if code in UN_LANGUAGES:
-        response.set_cookie(LANGUAGE_COOKIE, code, samesite="lax", max_age=365 * 86400)
+        response.set_cookie(
+            LANGUAGE_COOKIE, code, samesite="lax", secure=secure_cookies(request), max_age=365 * 86400
+        )
     return response
