@@ -12,18 +12,21 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matcher.api import web
-from matcher.api.routes import keys, needs, offerings, operations, reference, review
+from matcher.api.routes import cases, keys, needs, offerings, operations, reference, review
 from matcher.services.access import ServiceError
 from matcher.settings import Settings, get_settings
 from matcher.store.db import session_scope
@@ -151,6 +154,46 @@ class BodySizeLimit:
         await response(scope, receive, send)
 
 
+# Swagger UI and ReDoc ship inside the fastapi-offline package (its licence: MIT; Swagger
+# UI's: Apache 2.0; ReDoc's: MIT), so the API docs need no internet access.
+DOCS_ASSETS = Path(str(resources.files("fastapi_offline") / "static"))
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) and ``/redoc`` from local assets: no ``src`` or ``href`` on
+    either page points to another host, the favicon included."""
+    app.mount("/docs-assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+    favicon = "/static/favicon.svg"
+    oauth2_redirect = "/docs/oauth2-redirect"
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} · API",
+            oauth2_redirect_url=oauth2_redirect,
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url=favicon,
+            # No badge from the public validator service.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    @app.get(oauth2_redirect, include_in_schema=False)
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} · API",
+            redoc_js_url="/docs-assets/redoc.standalone.js",
+            redoc_favicon_url=favicon,
+            with_google_fonts=False,
+        )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -205,12 +248,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         responses={500: {"description": "Unexpected failure (logged)."}},
+        # Served below from assets installed with the package: the defaults fetch them from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.metrics = _metrics()
     app.state.web_secret = web.new_web_secret()
     app.mount("/static", StaticFiles(directory=web.HERE / "static"), name="static")
     app.include_router(web.router)
+    _offline_docs(app)
     for router in (
+        cases.router,
         needs.router,
         offerings.router,
         review.router,
@@ -223,7 +271,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def is_page(request: Request) -> bool:
         path = request.url.path
         return not (
-            path.startswith("/v1") or path in ("/healthz", "/readyz", "/metrics", "/docs", "/openapi.json")
+            path.startswith("/v1")
+            or path.startswith("/docs")
+            or path in ("/healthz", "/readyz", "/metrics", "/redoc", "/openapi.json")
         )
 
     @app.exception_handler(web.SignInRequired)

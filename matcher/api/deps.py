@@ -13,6 +13,7 @@ from matcher.api.schemas import ErrorOut
 from matcher.services.access import Principal, authenticate
 from matcher.services.matching import MatchingService
 from matcher.services.paging import DEFAULT_LIMIT, MAX_LIMIT
+from matcher.settings import Settings
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `matcher keys create`.")
 
@@ -42,6 +43,15 @@ def get_service(request: Request) -> MatchingService:
 
 
 ServiceDep = Annotated[MatchingService, Depends(get_service)]
+
+
+def get_app_settings(request: Request) -> Settings:
+    """The settings the app was built with (tests build apps with their own)."""
+    settings: Settings = request.app.state.store.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")]
 Offset = Annotated[int, Query(ge=0, description="Items to skip.")]
 DEFAULT_PAGE = DEFAULT_LIMIT

@@ -7,9 +7,20 @@ from typing import Any
 
 from fastapi import APIRouter, Query, status
 
-from matcher.api.deps import DEFAULT_PAGE, Limit, Offset, PrincipalDep, ServiceDep, SessionDep, errors
+from matcher.api.deps import (
+    DEFAULT_PAGE,
+    Limit,
+    Offset,
+    PrincipalDep,
+    ServiceDep,
+    SessionDep,
+    SettingsDep,
+    errors,
+)
 from matcher.api.schemas import (
     AuditPage,
+    BulkRejectBody,
+    BulkRejectOut,
     ClosedOut,
     LanguageCode,
     OutcomeBody,
@@ -107,6 +118,37 @@ def accept(proposal_id: int, session: SessionDep, principal: PrincipalDep) -> An
 def reject(proposal_id: int, body: RejectBody, session: SessionDep, principal: PrincipalDep) -> Any:
     """`proposed` → `rejected`, with a reason. The pairing is never proposed again."""
     match = review.reject(session, principal, proposal_id, body.reason)
+    session.commit()
+    return review.proposal_record(match, principal)
+
+
+@router.post(
+    "/v1/proposals/bulk-reject",
+    response_model=BulkRejectOut,
+    responses=errors(401, 403, 404, 409, 422),
+    summary="Reject several proposals with one reason",
+)
+def bulk_reject(body: BulkRejectBody, session: SessionDep, principal: PrincipalDep) -> Any:
+    """Secretariat: `proposed` → `rejected` for every listed proposal, with one reason; all or
+    nothing (409 names the proposals no longer proposed, 404 the unknown ones). One audit
+    event per proposal."""
+    rejected = review.bulk_reject(session, principal, body.proposals, body.reason)
+    session.commit()
+    return {"rejected": [match.id for match in rejected], "count": len(rejected)}
+
+
+@router.post(
+    "/v1/proposals/{proposal_id}/undo",
+    response_model=ProposalOut,
+    responses=errors(401, 403, 404, 409),
+    summary="Undo an accept or a reject",
+)
+def undo(proposal_id: int, session: SessionDep, principal: PrincipalDep, settings: SettingsDep) -> Any:
+    """Secretariat: an `accepted` or `rejected` proposal goes back to `proposed` within
+    `MATCHER_UNDO_MINUTES` (default 10) of the decision, audited as `match.undo`; a need the
+    acceptance had matched goes back to `in_review`. Later, or from another state: 409."""
+    window = dt.timedelta(minutes=settings.undo_minutes)
+    match = review.undo_decision(session, principal, proposal_id, window=window)
     session.commit()
     return review.proposal_record(match, principal)
 
