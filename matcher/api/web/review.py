@@ -2,32 +2,35 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
+from matcher.api.web.amounts import read_amount
 from matcher.api.web.session import (
     TAXONOMY,
     back,
     check_csrf,
     here_url,
     home_for,
+    interface_language,
     notice_text,
     open_session,
-    parse_money,
     query_string,
     render,
     safe_next,
     signed_in,
 )
 from matcher.engine.understanding import default_reader
+from matcher.services import cases, review
 from matcher.services import interests as interest_service
 from matcher.services import offerings as offering_service
-from matcher.services import review
-from matcher.services.access import Conflict, Invalid, Principal
+from matcher.services.access import Conflict, Invalid, NotFound, Principal
+from matcher.services.matches import score_reason
 from matcher.services.matching import need_profile
 from matcher.services.reports import as_csv, unmet_needs
 
@@ -35,7 +38,7 @@ if TYPE_CHECKING:
     from matcher.store.models import Interest, Match
 
 router = APIRouter(include_in_schema=False)
-QUEUE_PAGE = 20
+QUEUE_PAGE = 10  # cases (needs) per page
 
 
 @router.get("/queue", response_class=HTMLResponse)
@@ -48,33 +51,40 @@ def queue(
     provider_id: str = "",
     party: str = "",
     min_age_days: str = "",
+    officer: str = "",
     offset: int = 0,
     notice: str = "",
 ) -> Response:
+    """The review queue as cases: one need per case, its proposals as rows, in priority
+    order (LDC and SIDS Parties, nearest deadline, oldest), with the filters kept."""
     with open_session(request) as session:
         principal = signed_in(request, session)
         if not principal.is_staff:
             return RedirectResponse(home_for(principal), status_code=303)
-        filters = review.ProposalFilters(
-            state=state if state in review.TRANSITIONS else None,
-            region=region or None,
-            sector=sector or None,
-            language=language or None,
-            provider_id=provider_id.strip().lower() or None,
-            party=party.strip().upper() or None,
-            min_age_days=int(min_age_days) if min_age_days.isdigit() else None,
+        filters = cases.CaseFilters(
+            proposals=review.ProposalFilters(
+                state=state if state in review.TRANSITIONS else None,
+                region=region or None,
+                sector=sector or None,
+                language=language or None,
+                provider_id=provider_id.strip().lower() or None,
+                party=party.strip().upper() or None,
+                min_age_days=int(min_age_days) if min_age_days.isdigit() else None,
+            ),
+            officer=officer.strip() or None,
         )
         offset = max(0, offset)
-        page = review.list_proposals(session, principal, filters, limit=QUEUE_PAGE, offset=offset)
+        page = cases.list_cases(session, principal, filters, limit=QUEUE_PAGE, offset=offset)
         interested = interest_service.interests_by_need(
-            session, principal, list({match.need_id for match in page.items})
+            session, principal, [case.need.id for case in page.items]
         )
-        cards = [card(match, principal, interested.get(match.need_id, [])) for match in page.items]
+        window = undo_window(request)
+        views = [case_view(case, principal, interested.get(case.need.id, []), window) for case in page.items]
         return render(
             request,
             "queue.html",
             principal,
-            cards=cards,
+            cases=views,
             total=page.total,
             filters={
                 "state": state,
@@ -84,9 +94,13 @@ def queue(
                 "provider_id": provider_id,
                 "party": party,
                 "min_age_days": min_age_days,
+                "officer": officer,
             },
+            officers=cases.list_officers(session, principal),
             states=tuple(review.TRANSITIONS),
             message=notice_text(request, notice),
+            undo_offer=_undo_offer(session, principal, notice, window),
+            undo_minutes=round(window.total_seconds() / 60),
             here=here_url(request),
             offset=offset,
             page_size=QUEUE_PAGE,
@@ -95,28 +109,53 @@ def queue(
         )
 
 
-def card(match: Match, principal: Principal, interests: Sequence[Interest] = ()) -> dict[str, Any]:
-    """A proposal as the secretariat reviews it: the need's text and tags, the score by part,
-    and whether the programme's provider has expressed interest in this need."""
-    record = review.proposal_record(match, principal)
-    need = match.need
+def undo_window(request: Request) -> dt.timedelta:
+    return dt.timedelta(minutes=request.app.state.store.settings.undo_minutes)
+
+
+def _undo_offer(session: Session, principal: Principal, notice: str, window: dt.timedelta) -> int | None:
+    """After "Proposal 12 accepted." (or rejected), the proposal to offer Undo for, while it may."""
+    action, _, number = notice.partition(":")
+    if action not in ("accept", "reject") or not number.isdigit():
+        return None
+    try:
+        match = review.get_proposal(session, principal, int(number))
+    except NotFound:
+        return None
+    return match.id if review.can_undo(match, window=window) else None
+
+
+def case_view(
+    case: cases.Case, principal: Principal, interests: Sequence[Interest], window: dt.timedelta
+) -> dict[str, Any]:
+    """A case as the queue shows it: the need once (text, tags and matched keywords), then
+    each proposal as a row with the reason for its score."""
+    need = case.need
     evidence = default_reader().tagger.tag(need_profile(need).text, need.language)
+    return {
+        "need": need,
+        "priority": case.priority,
+        "officer": case.officer,
+        "notes": case.notes,
+        "keywords": evidence.matched_keywords,
+        "rows": [row(match, principal, interests, window) for match in case.proposals],
+    }
+
+
+def row(
+    match: Match, principal: Principal, interests: Sequence[Interest], window: dt.timedelta
+) -> dict[str, Any]:
+    """A proposal as the secretariat reviews it: the programme, why it scores (shared codes
+    and the strongest parts), the score by part for whoever opens the details, whether the
+    programme's provider has expressed interest, and whether the decision can be undone."""
+    record = review.proposal_record(match, principal)
     components = record["explanation"].get("components", {})
     top = max((abs(value) for value in components.values()), default=1.0) or 1.0
-    shown = SimpleNamespace(
-        title=need.title,
-        description=record["need"]["description"],  # None for a provider when confidential
-        language=need.language,
-        sectors=need.sectors,
-        assistance_types=need.assistance_types,
-        inferred_sectors=need.inferred_sectors,
-        inferred_assistance_types=need.inferred_assistance_types,
-    )
     return {
         **record,
         "interest": next((item for item in interests if item.offering_id == match.offering_id), None),
-        "need_full": shown,
-        "keywords": evidence.matched_keywords,
+        "reason": score_reason(record["explanation"]),
+        "undoable": review.can_undo(match, window=window),
         "bars": [
             (name, value, abs(value) / top * 100) for name, value in components.items() if abs(value) > 1e-6
         ],
@@ -146,6 +185,11 @@ def record_outcome(
 ) -> Response:
     check_csrf(request, csrf)
     target = safe_next(next, "/queue")
+    # An outcome is recorded at once: an amount that is not clear in the reader's own way of
+    # writing numbers (ambiguous, unusual, another convention) is refused, never guessed.
+    reading = read_amount(amount, interface_language(request))
+    if reading.problem is not None:
+        return back(target, notice="error:amount")
     with open_session(request) as session:
         principal = signed_in(request, session)
         try:
@@ -154,11 +198,11 @@ def record_outcome(
                 principal,
                 proposal_id,
                 outcome=outcome,
-                amount=parse_money(amount),
+                amount=float(reading.value) if reading.value is not None else None,
                 currency=currency.strip() or None,
                 note=note,
             )
-        except (Invalid, Conflict, ValueError):
+        except (Invalid, Conflict):
             session.rollback()
             return back(target, notice="error:outcome")
         session.commit()
@@ -177,6 +221,54 @@ def close_remaining(need_id: str, request: Request, csrf: str = Form("")) -> Res
             return back(f"/needs/{need_id}", notice="error:state")
         session.commit()
     return back(f"/needs/{need_id}", notice=f"closed:{closed}")
+
+
+@router.post("/proposals/bulk-reject")
+def bulk_reject(
+    request: Request,
+    csrf: str = Form(""),
+    proposal: list[int] = Form([]),
+    reason: str = Form(""),
+    next: str = Form("/queue"),
+) -> Response:
+    """Reject the ticked proposals (of any case on the page) with one reason."""
+    check_csrf(request, csrf)
+    target = safe_next(next, "/queue")
+    if not proposal:
+        return back(target, notice="error:pick")
+    with open_session(request) as session:
+        principal = signed_in(request, session)
+        try:
+            rejected = review.bulk_reject(session, principal, proposal, reason)
+        except (Invalid, Conflict, NotFound) as problem:
+            session.rollback()
+            return back(target, notice="error:reason" if isinstance(problem, Invalid) else "error:state")
+        session.commit()
+    return back(target, notice=f"bulk:{len(rejected)}")
+
+
+@router.post("/needs/{need_id}/assign")
+def assign_case(need_id: str, request: Request, csrf: str = Form(""), officer: str = Form("")) -> Response:
+    check_csrf(request, csrf)
+    with open_session(request) as session:
+        principal = signed_in(request, session)
+        cases.assign_case(session, principal, need_id, officer.strip() or None)
+        session.commit()
+    return back(f"/needs/{need_id}", notice="assigned")
+
+
+@router.post("/needs/{need_id}/notes")
+def add_note(need_id: str, request: Request, csrf: str = Form(""), text: str = Form("")) -> Response:
+    check_csrf(request, csrf)
+    with open_session(request) as session:
+        principal = signed_in(request, session)
+        try:
+            cases.add_note(session, principal, need_id, text)
+        except Invalid:
+            session.rollback()
+            return back(f"/needs/{need_id}", notice="error:note")
+        session.commit()
+    return back(f"/needs/{need_id}", notice="note")
 
 
 @router.get("/verification", response_class=HTMLResponse)
@@ -243,10 +335,14 @@ def decide(
                 review.reject(session, principal, proposal_id, reason)
             elif action == "introduce":
                 review.introduce(session, principal, proposal_id)
+            elif action == "undo":
+                review.undo_decision(session, principal, proposal_id, window=undo_window(request))
             else:
                 return PlainTextResponse("unknown action", status_code=404)
         except (Invalid, Conflict) as problem:
             session.rollback()
+            if action == "undo":
+                return back(target, notice="error:undo")
             return back(target, notice="error:reason" if isinstance(problem, Invalid) else "error:state")
         session.commit()
     return back(target, notice=f"{action}:{proposal_id}")
