@@ -180,11 +180,9 @@ TEXT: dict[str, str] = {
     "sids": "دولة جزرية صغيرة نامية",
     "sids_full": "من الدول الجزرية الصغيرة النامية",
     "filed": "تاريخ التقديم",
-    "days_ago": "منذ {days} يوماً",
     "why": "السبب",
     "details": "تفاصيل الدرجة",
     "request_text": "نص الطلب",
-    "open_case": "فتح الملف",
     "select_proposal": "تحديد للرفض: {title}",
     "bulk_reject": "رفض المقترحات المحددة",
     "bulk_reason": "سبب رفض المقترحات المحددة",
@@ -202,7 +200,6 @@ TEXT: dict[str, str] = {
     "provider_id": "معرّف الجهة المقدِّمة",
     "yes": "نعم",
     "no": "لا",
-    "programme": "البرنامج",
 }
 
 STATES: dict[str, str] = {

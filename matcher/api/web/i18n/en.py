@@ -180,11 +180,9 @@ TEXT: dict[str, str] = {
     "sids": "SIDS",
     "sids_full": "small island developing State",
     "filed": "Filed",
-    "days_ago": "{days} day(s) ago",
     "why": "Why",
     "details": "Score details",
     "request_text": "Request text",
-    "open_case": "Open the case",
     "select_proposal": "Select for rejection: {title}",
     "bulk_reject": "Reject the selected proposals",
     "bulk_reason": "Reason for rejecting the selected proposals",
@@ -202,7 +200,6 @@ TEXT: dict[str, str] = {
     "provider_id": "Provider id",
     "yes": "yes",
     "no": "no",
-    "programme": "Programme",
 }
 
 STATES: dict[str, str] = {

@@ -180,11 +180,9 @@ TEXT: dict[str, str] = {
     "sids": "PEID",
     "sids_full": "pequeño Estado insular en desarrollo",
     "filed": "Presentada",
-    "days_ago": "hace {days} día(s)",
     "why": "Por qué",
     "details": "Detalle de la puntuación",
     "request_text": "Texto de la solicitud",
-    "open_case": "Abrir el caso",
     "select_proposal": "Seleccionar para rechazo: {title}",
     "bulk_reject": "Rechazar las propuestas seleccionadas",
     "bulk_reason": "Motivo del rechazo de las propuestas seleccionadas",
@@ -202,7 +200,6 @@ TEXT: dict[str, str] = {
     "provider_id": "Identificador del proveedor",
     "yes": "sí",
     "no": "no",
-    "programme": "Programa",
 }
 
 STATES: dict[str, str] = {

@@ -180,11 +180,9 @@ TEXT: dict[str, str] = {
     "sids": "PEID",
     "sids_full": "petit État insulaire en développement",
     "filed": "Déposée",
-    "days_ago": "il y a {days} jour(s)",
     "why": "Pourquoi",
     "details": "Détail du score",
     "request_text": "Texte de la demande",
-    "open_case": "Ouvrir le dossier",
     "select_proposal": "Sélectionner pour rejet : {title}",
     "bulk_reject": "Rejeter les propositions sélectionnées",
     "bulk_reason": "Motif du rejet des propositions sélectionnées",
@@ -202,7 +200,6 @@ TEXT: dict[str, str] = {
     "provider_id": "Identifiant du fournisseur",
     "yes": "oui",
     "no": "non",
-    "programme": "Programme",
 }
 
 STATES: dict[str, str] = {

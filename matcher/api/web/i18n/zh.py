@@ -180,11 +180,9 @@ TEXT: dict[str, str] = {
     "sids": "小岛屿发展中国家",
     "sids_full": "属于小岛屿发展中国家",
     "filed": "提交日期",
-    "days_ago": "{days} 天前",
     "why": "原因",
     "details": "得分详情",
     "request_text": "请求全文",
-    "open_case": "打开案卷",
     "select_proposal": "选择拒绝：{title}",
     "bulk_reject": "拒绝所选建议",
     "bulk_reason": "拒绝所选建议的理由",
@@ -202,7 +200,6 @@ TEXT: dict[str, str] = {
     "provider_id": "提供方标识",
     "yes": "是",
     "no": "否",
-    "programme": "方案",
 }
 
 STATES: dict[str, str] = {
