@@ -8,10 +8,12 @@ request is served from a ready engine. ``matcher serve`` runs it with uvicorn.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -159,9 +161,29 @@ class BodySizeLimit:
 DOCS_ASSETS = Path(str(resources.files("fastapi_offline") / "static"))
 
 
+# ReDoc's sidebar ends with a link to its makers whose logo loads from their CDN; the
+# served copy leaves that element out, so the page names no other host (a test checks).
+_REDOC_BRANDING = re.compile(
+    r'\w+\.createElement\("a",\{target:"_blank",rel:"noopener noreferrer",'
+    r'href:"https://redocly\.com/redoc/"\},\w+\.createElement\(\w+,null\),"API docs by Redocly"\)'
+)
+
+
+@lru_cache(maxsize=1)
+def redoc_script() -> bytes:
+    """ReDoc's standalone bundle without the link to redocly.com and its remote logo."""
+    script = (DOCS_ASSETS / "redoc.standalone.js").read_text(encoding="utf-8")
+    return _REDOC_BRANDING.sub("null", script).encode("utf-8")
+
+
 def _offline_docs(app: FastAPI) -> None:
     """``/docs`` (Swagger UI) and ``/redoc`` from local assets: no ``src`` or ``href`` on
     either page points to another host, the favicon included."""
+
+    @app.get("/docs-assets/redoc.standalone.js", include_in_schema=False)
+    async def redoc_bundle() -> Response:
+        return Response(redoc_script(), media_type="text/javascript; charset=utf-8")
+
     app.mount("/docs-assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
     favicon = "/static/favicon.svg"
     oauth2_redirect = "/docs/oauth2-redirect"
