@@ -22,7 +22,7 @@ from matcher.services.access import Invalid, Principal, audit, require_staff
 from matcher.services.needs import get_need
 from matcher.services.paging import Page, paginate
 from matcher.services.review import ProposalFilters, proposal_conditions
-from matcher.store.models import ApiKey, CaseAssignment, CaseNote, Match, Need, Offering, Party
+from matcher.store.models import ApiKey, CaseAssignment, CaseNote, Match, Need, Offering, Party, utcnow
 
 MAX_NOTE = 4000
 UNASSIGNED = "none"
@@ -192,7 +192,7 @@ def assign_case(
         session.add(current)
     else:
         current.officer_key_id, current.assigned_by = officer_key_id, principal.actor
-        current.assigned_at = dt.datetime.now(dt.UTC)
+        current.assigned_at = utcnow()
     session.flush()
     audit(
         session,

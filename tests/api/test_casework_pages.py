@@ -84,6 +84,7 @@ def test_bulk_reject_then_undo_from_the_pages(api: Api) -> None:
     accepted = _post(api, staff, f"/proposals/{third}/accept", {"csrf": token, "next": "/queue?party=KEN"})
     after = _page(api, staff, accepted.headers["location"])
     assert f'action="/proposals/{third}/undo"' in after.text  # Undo offered with the notice
+    assert f'action="/needs/{need}/close-remaining"' in after.text  # the matched case's other proposals
     undone = _post(api, staff, f"/proposals/{third}/undo", {"csrf": token, "next": "/queue?party=KEN"})
     assert f"undo%3A{third}" in undone.headers["location"]
     assert third in _proposed(api, need)
