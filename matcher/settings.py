@@ -83,6 +83,12 @@ class Settings(BaseSettings):
         "as fitting a programme. Measured: on the dev set 0.85 keeps 70% of the relevant pairs at "
         "40% precision, on the team's 144-request set 60% at 51% (F1 is highest near it on both).",
     )
+    undo_minutes: float = Field(
+        default=10,
+        ge=0,
+        description="Review: an accept or a reject can be undone (back to proposed, audited as a "
+        "reversal) for this many minutes after the decision; 0 turns undo off.",
+    )
     unmet_after_days: int = Field(
         default=60,
         description="Unmet-needs report: an open need with no accepted proposal this many days after "

@@ -25,11 +25,14 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -38,7 +41,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matcher.api import web
-from matcher.api.routes import keys, needs, offerings, operations, reference, review
+from matcher.api.routes import cases, keys, needs, offerings, operations, reference, review
 from matcher.api.schemas import ErrorOut
 from matcher.services.access import ServiceError
 from matcher.settings import Settings, get_settings
@@ -65,15 +68,13 @@ PAGE_POLICY = (
     "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-# Swagger UI and ReDoc load from a CDN today (ReDoc also runs its search in a blob: worker
-# and injects styles); their inline scripts run by hash. Only /docs and /redoc get this.
-DOCS_CDN = "https://cdn.jsdelivr.net"
+# Swagger UI and ReDoc come from assets installed with the package (ReDoc runs its search in
+# a blob: worker and injects styles); their inline scripts run by hash. Only the docs pages
+# get this policy, and it names no other host.
 DOCS_POLICY = (
-    "default-src 'self'; script-src 'self' {cdn} {hashes}; "
-    "style-src 'self' {cdn} https://fonts.googleapis.com 'unsafe-inline'; "
-    "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
-    "https://cdn.redoc.ly; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; "
-    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; worker-src 'self' blob:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -200,8 +201,8 @@ class BodySizeLimit:
 def is_page(path: str) -> bool:
     """Workbench pages answer errors as HTML; the API, operations and docs as JSON."""
     return not (
-        path.startswith("/v1")
-        or path in ("/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json")
+        path.startswith(("/v1", "/docs"))
+        or path in ("/healthz", "/readyz", "/metrics", "/redoc", "/openapi.json")
     )
 
 
@@ -291,6 +292,76 @@ class Guard:
         return JSONResponse(body, status_code=500)
 
 
+# Swagger UI and ReDoc ship inside the fastapi-offline package (its licence: MIT; Swagger
+# UI's: Apache 2.0; ReDoc's: MIT), so the API docs need no internet access.
+DOCS_ASSETS = Path(str(resources.files("fastapi_offline") / "static"))
+
+
+# ReDoc's sidebar ends with a link to its makers whose logo loads from their CDN; the
+# served copy leaves that element out, so the page names no other host (a test checks).
+_REDOC_BRANDING = re.compile(
+    r'\w+\.createElement\("a",\{target:"_blank",rel:"noopener noreferrer",'
+    r'href:"https://redocly\.com/redoc/"\},\w+\.createElement\(\w+,null\),"API docs by Redocly"\)'
+)
+
+
+@lru_cache(maxsize=1)
+def redoc_script() -> bytes:
+    """ReDoc's standalone bundle without the link to redocly.com and its remote logo."""
+    script = (DOCS_ASSETS / "redoc.standalone.js").read_text(encoding="utf-8")
+    return _REDOC_BRANDING.sub("null", script).encode("utf-8")
+
+
+def _offline_docs(app: FastAPI) -> dict[str, str]:
+    """``/docs`` (Swagger UI) and ``/redoc`` from local assets: no ``src`` or ``href`` on
+    either page points to another host, the favicon included. Returns each page's
+    Content-Security-Policy (its inline scripts allowed by hash, nothing from elsewhere)."""
+
+    @app.get("/docs-assets/redoc.standalone.js", include_in_schema=False)
+    async def redoc_bundle() -> Response:
+        return Response(redoc_script(), media_type="text/javascript; charset=utf-8")
+
+    app.mount("/docs-assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+    favicon = "/static/favicon.svg"
+    oauth2_redirect = "/docs/oauth2-redirect"
+
+    swagger = get_swagger_ui_html(
+        openapi_url=app.openapi_url or "/openapi.json",
+        title=f"{app.title} · API",
+        oauth2_redirect_url=oauth2_redirect,
+        swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+        swagger_css_url="/docs-assets/swagger-ui.css",
+        swagger_favicon_url=favicon,
+        # No badge from the public validator service.
+        swagger_ui_parameters={"validatorUrl": None},
+    )
+    redirect = get_swagger_ui_oauth2_redirect_html()
+    redoc = get_redoc_html(
+        openapi_url=app.openapi_url or "/openapi.json",
+        title=f"{app.title} · API",
+        redoc_js_url="/docs-assets/redoc.standalone.js",
+        redoc_favicon_url=favicon,
+        with_google_fonts=False,
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return swagger
+
+    @app.get(oauth2_redirect, include_in_schema=False)
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return redirect
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc_page() -> HTMLResponse:
+        return redoc
+
+    return {
+        path: DOCS_POLICY.format(hashes=_script_hashes(bytes(page.body).decode()))
+        for path, page in (("/docs", swagger), (oauth2_redirect, redirect), ("/redoc", redoc))
+    }
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -367,24 +438,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.metrics = _metrics()
-    swagger = get_swagger_ui_html(openapi_url="/openapi.json", title="Minamata Match API")
-    redoc = get_redoc_html(openapi_url="/openapi.json", title="Minamata Match API")
-    docs_policies = {
-        path: DOCS_POLICY.format(cdn=DOCS_CDN, hashes=_script_hashes(bytes(page.body).decode()))
-        for path, page in (("/docs", swagger), ("/redoc", redoc))
-    }
-
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return swagger
-
-    @app.get("/redoc", include_in_schema=False)
-    def redoc_page() -> HTMLResponse:
-        return redoc
 
     app.mount("/static", StaticFiles(directory=web.HERE / "static"), name="static")
     app.include_router(web.router)
+    docs_policies = _offline_docs(app)
     for router in (
+        cases.router,
         needs.router,
         offerings.router,
         review.router,

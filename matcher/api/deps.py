@@ -14,6 +14,7 @@ from matcher.api.schemas import ISO3_PATTERN, PROVIDER_ID_PATTERN, ErrorOut
 from matcher.services.access import Principal, authenticate
 from matcher.services.matching import MatchingService
 from matcher.services.paging import DEFAULT_LIMIT, MAX_LIMIT
+from matcher.settings import Settings
 from matcher.validation import ID_PATTERN, MAX_INT32, NO_CONTROL_PATTERN
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `matcher keys create`.")
@@ -44,6 +45,15 @@ def get_service(request: Request) -> MatchingService:
 
 
 ServiceDep = Annotated[MatchingService, Depends(get_service)]
+
+
+def get_app_settings(request: Request) -> Settings:
+    """The settings the app was built with (tests build apps with their own)."""
+    settings: Settings = request.app.state.store.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")]
 # Offsets and ids fit a 32-bit database integer: a larger one is a 422, never an overflow.
 Offset = Annotated[int, Query(ge=0, le=MAX_INT32, description="Items to skip.")]

@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from matcher.addresses import EmailAddress
 from matcher.taxonomy import NEED_STATUSES, PARTY_STATUSES, PROVIDER_KINDS, UN_LANGUAGES, load_taxonomy
 from matcher.validation import (
+    MAX_INT32,
     IsoDate,
     StrictCount,
     StrictMoney,
@@ -555,3 +556,62 @@ class AuditOut(BaseModel):
 
 class AuditPage(PageFields):
     items: list[AuditOut]
+
+
+class BulkRejectBody(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"proposals": [12, 15, 19], "reason": "The programme closed its call for 2027."}]
+        }
+    )
+
+    proposals: list[Annotated[int, Field(ge=1, le=MAX_INT32)]] = Field(
+        min_length=1, max_length=200, description="Ids of proposed proposals."
+    )
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class BulkRejectOut(BaseModel):
+    rejected: list[int] = Field(description="The proposals rejected, in the order they were audited.")
+    count: int
+
+
+class ActorOut(BaseModel):
+    actor: str = Field(description="As the audit trail names it, e.g. `key:k1234abcd5678`.")
+    key_id: str | None
+    label: str | None = Field(description="The key's label (`matcher keys create --label`).")
+    role: str | None
+
+
+class AssignBody(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"officer": "k1234abcd5678"}]})
+
+    officer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)] | None = (
+        Field(description="A secretariat or admin key id; null unassigns the case.")
+    )
+
+
+class AssignmentOut(BaseModel):
+    need_id: str
+    officer: ActorOut | None
+    assigned_at: dt.datetime | None
+
+
+class NoteBody(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"text": "Called the focal point: budget confirmed for 2027."}]}
+    )
+
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+
+
+class NoteOut(BaseModel):
+    id: int
+    need_id: str
+    author: ActorOut
+    text: str
+    created_at: dt.datetime
+
+
+class NoteList(BaseModel):
+    items: list[NoteOut]

@@ -5,7 +5,8 @@ A run ranks every open need (or a filtered set) and stores the top ``k`` as prop
 rejected pairing again, refreshes the scores of proposals still undecided, and drops
 undecided proposals that fell out of the top ``k``. Transitions:
 
-    proposed → accepted | rejected (with a reason) | closed;  accepted → introduced;  nothing else.
+    proposed → accepted | rejected (with a reason) | closed;  accepted → introduced;  nothing else,
+    but an accept or a reject can be undone (back to proposed) within a short window.
 
 ``closed`` ends an undecided proposal that no longer matters: its need was withdrawn or
 closed, its offering deactivated or past its closing date, or staff closed the remaining
@@ -283,6 +284,32 @@ class ProposalFilters:
     need_id: str | None = None
 
 
+def proposal_conditions(principal: Principal, filters: ProposalFilters) -> list[Any]:
+    """The queue's filters as query conditions over ``Match`` joined with its ``Need``,
+    ``Offering`` and the need's ``Party`` (shared by the flat list and the case view)."""
+    conditions: list[Any] = [_visible(principal)]
+    if filters.state:
+        conditions.append(Match.state == filters.state)
+    if filters.region:
+        conditions.append(Party.un_region == filters.region)
+    if filters.sector:
+        conditions.append(about_sector(filters.sector))
+    if filters.language:
+        conditions.append(Need.language == filters.language)
+    if filters.provider_id:
+        conditions.append(Offering.provider_id == filters.provider_id)
+    if filters.party:
+        conditions.append(Need.party_iso3 == filters.party.upper())
+    if filters.need_id:
+        conditions.append(Match.need_id == filters.need_id)
+    now = utcnow()
+    if filters.min_age_days is not None:
+        conditions.append(Match.created_at <= now - dt.timedelta(days=filters.min_age_days))
+    if filters.max_age_days is not None:
+        conditions.append(Match.created_at >= now - dt.timedelta(days=filters.max_age_days))
+    return conditions
+
+
 def list_proposals(
     session: Session, principal: Principal, filters: ProposalFilters, *, limit: int, offset: int
 ) -> Page[Match]:
@@ -292,27 +319,8 @@ def list_proposals(
         .join(Need, Need.id == Match.need_id)
         .join(Offering, Offering.id == Match.offering_id)
         .join(Party, Party.iso3 == Need.party_iso3)
-        .where(_visible(principal))
+        .where(*proposal_conditions(principal, filters))
     )
-    if filters.state:
-        query = query.where(Match.state == filters.state)
-    if filters.region:
-        query = query.where(Party.un_region == filters.region)
-    if filters.sector:
-        query = query.where(about_sector(filters.sector))
-    if filters.language:
-        query = query.where(Need.language == filters.language)
-    if filters.provider_id:
-        query = query.where(Offering.provider_id == filters.provider_id)
-    if filters.party:
-        query = query.where(Need.party_iso3 == filters.party.upper())
-    if filters.need_id:
-        query = query.where(Match.need_id == filters.need_id)
-    now = utcnow()
-    if filters.min_age_days is not None:
-        query = query.where(Match.created_at <= now - dt.timedelta(days=filters.min_age_days))
-    if filters.max_age_days is not None:
-        query = query.where(Match.created_at >= now - dt.timedelta(days=filters.max_age_days))
     return paginate(session, query.order_by(Match.created_at, Match.id), limit, offset)
 
 
@@ -356,6 +364,7 @@ PARTY_HISTORY = (
     "need.update",
     "need.withdraw",
     "need.matched",
+    "need.unmatched",
     "need.reconfirm",
     "need.reconfirm_requested",
     "need.close",
@@ -469,6 +478,107 @@ def reject(session: Session, principal: Principal, proposal_id: int, reason: str
 def introduce(session: Session, principal: Principal, proposal_id: int) -> Match:
     """Mark introduced and commit."""
     match, _ = _move(session, principal, proposal_id, "introduced")
+    session.commit()
+    return match
+
+
+MAX_BULK = 200
+
+
+def bulk_reject(
+    session: Session, principal: Principal, proposal_ids: Sequence[int], reason: str | None
+) -> list[Match]:
+    """Reject several proposals with one reason, all or nothing: if any of them is missing or
+    no longer ``proposed``, nothing changes (``NotFound``/``Conflict`` name them). One audit
+    event per proposal, in ascending id order. In the caller's transaction."""
+    require_staff(principal, "decide on proposals")
+    if not reason or not reason.strip():
+        raise Invalid(
+            "a rejection needs a reason", [{"loc": "body.reason", "message": "required, not empty"}]
+        )
+    wanted = sorted(set(proposal_ids))
+    if not wanted or len(wanted) > MAX_BULK:
+        raise Invalid(
+            f"choose between 1 and {MAX_BULK} proposals",
+            [{"loc": "body.proposals", "message": f"1 to {MAX_BULK} proposal ids"}],
+        )
+    found = {match.id: match for match in session.scalars(select(Match).where(Match.id.in_(wanted)))}
+    missing = [number for number in wanted if number not in found]
+    if missing:
+        raise NotFound(f"no proposal {', '.join(map(str, missing))}")
+    decided = [number for number in wanted if found[number].state != "proposed"]
+    if decided:
+        listed = ", ".join(map(str, decided))
+        raise Conflict(
+            f"proposal(s) {listed} are no longer proposed; nothing was rejected",
+            [{"loc": "body.proposals", "message": f"not proposed: {listed}"}],
+        )
+    return [_move(session, principal, number, "rejected", reason.strip())[0] for number in wanted]
+
+
+def can_undo(match: Match, *, window: dt.timedelta, now: dt.datetime | None = None) -> bool:
+    """The proposal is accepted or rejected, and its decision is younger than ``window``."""
+    return (
+        match.state in ("accepted", "rejected")
+        and match.decided_at is not None
+        and (now or utcnow()) - match.decided_at <= window
+    )
+
+
+def undo_decision(
+    session: Session,
+    principal: Principal,
+    proposal_id: int,
+    *,
+    window: dt.timedelta,
+    matching: MatchingService,
+    now: dt.datetime | None = None,
+) -> Match:
+    """Reverse an accept or a reject taken less than ``window`` ago, and commit: the proposal is
+    ``proposed`` again, audited as ``match.undo`` (before and after; nothing is deleted). If
+    the acceptance had made the need ``matched`` and no other accepted or introduced proposal
+    keeps it so, the need goes back to ``in_review`` (audited as ``need.unmatched``). After
+    the window, or for any other state (an introduction happened in the world), ``Conflict``."""
+    require_staff(principal, "undo decisions")
+    match = get_proposal(session, principal, proposal_id)
+    if match.state not in ("accepted", "rejected"):
+        raise Conflict(
+            f"a {match.state} proposal has no decision to undo; only accepted or rejected ones",
+            [{"loc": "state", "message": "must be accepted or rejected"}],
+        )
+    if not can_undo(match, window=window, now=now):
+        minutes = round(window.total_seconds() / 60)
+        raise Conflict(
+            f"the decision can be undone only within {minutes} minute(s) of it",
+            [{"loc": "decided_at", "message": f"older than {minutes} minute(s)"}],
+        )
+    before = _snapshot(match)
+    undone = match.state
+    match.state, match.decided_at, match.reviewer, match.reject_reason = "proposed", None, None, None
+    session.flush()
+    audit(session, principal, "match.undo", "match", str(match.id), before=before, after=_snapshot(match))
+    need = match.need
+    if undone == "accepted" and need.status == "matched":
+        still_matched = session.scalar(
+            select(Match.id).where(
+                Match.need_id == need.id, Match.id != match.id, Match.state.in_(VISIBLE_TO_OWNERS)
+            )
+        )
+        if still_matched is None:
+            need.status = "in_review"
+            session.flush()
+            audit(
+                session,
+                principal,
+                "need.unmatched",
+                "need",
+                need.id,
+                before={"status": "matched"},
+                after={"status": "in_review"},
+            )
+            # Open again: back in the donor view and the open-needs index.
+            _commit_and_reflect(session, matching, [need.id])
+            return match
     session.commit()
     return match
 

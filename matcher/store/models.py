@@ -256,6 +256,33 @@ class Interest(Base):
     offering: Mapped[Offering] = relationship()
 
 
+class CaseAssignment(Base):
+    """Which secretariat officer (a staff key) handles a need's case. One row per need;
+    reassigning replaces it (every change is audited). Kept apart from ``needs`` so that an
+    assignment is not a catalogue change (a need write re-ranks it)."""
+
+    __tablename__ = "case_assignments"
+
+    need_id: Mapped[str] = mapped_column(ForeignKey("needs.id"), primary_key=True)
+    officer_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    assigned_by: Mapped[str] = mapped_column(String(200))
+    assigned_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CaseNote(Base):
+    """An internal note of the secretariat on a need's case: staff-only, never shown to the
+    Party or a provider, no service changes or deletes one (each is also an audit event)."""
+
+    __tablename__ = "case_notes"
+    __table_args__ = (CheckConstraint("length(body) > 0", name="case_note_not_empty"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    need_id: Mapped[str] = mapped_column(ForeignKey("needs.id"), index=True)
+    author: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Job(Base):
     """A piece of background work caused by a write (re-match a need, re-match around an
     offering), queued in the write's own transaction and run exactly once: the first

@@ -9,7 +9,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from matcher.services import reference, review
+from matcher.services import cases, reference
 from tests.api.conftest import Api
 
 
@@ -48,7 +48,7 @@ def test_a_page_that_fails_answers_the_html_error_page_with_the_request_id(
 ) -> None:
     api.sign_in("secretariat")
     client.cookies.update(api.client.cookies)
-    monkeypatch.setattr(review, "list_proposals", _explode)
+    monkeypatch.setattr(cases, "list_cases", _explode)
     page = client.get("/queue")
     assert page.status_code == 500 and page.headers["content-type"].startswith("text/html")
     request_id = page.headers["x-request-id"]

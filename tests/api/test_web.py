@@ -84,7 +84,7 @@ def test_interface_language_and_right_to_left_needs(api: Api) -> None:
     )
     _as(api, "party", mm_lang="es")
     page = api.client.get(f"/needs/{arabic}")
-    assert '<html lang="es">' in page.text
+    assert '<html lang="es" dir="ltr">' in page.text
     assert 'lang="ar" dir="rtl"' in page.text
     assert "Sectores" in page.text  # the interface language
 
@@ -105,7 +105,7 @@ def test_need_page_lists_its_own_proposals_and_notices_cannot_be_forged(api: Api
     need = api.new_need(title="Amalgam separators", description="Our clinics need amalgam separators.")
     assert api.call("POST", "/v1/matching/runs", "secretariat", {"party": "KEN", "k": 4}).status_code == 201
     page = _get(api, "secretariat", f"/needs/{need}")
-    assert page.text.count('class="card"') == 4
+    assert page.text.count('class="proposal"') == 4
     forged = _get(api, "secretariat", "/queue?notice=Send+your+password+to+evil.example")
     assert "evil.example" not in forged.text
     real = _get(api, "secretariat", "/queue?notice=accept:12")
@@ -139,15 +139,7 @@ def test_decisions_return_to_the_same_filtered_view(api: Api) -> None:
     assert "party=KEN" in done.headers["location"]
 
 
-def test_programme_form_keeps_what_was_typed_and_reads_amounts_as_people_write_them(api: Api) -> None:
-    from matcher.api.web.session import parse_money as _money
-
-    assert (
-        _money("450 000") == 450_000
-        and _money("10,000") == 10_000
-        and _money("2\u00a0000\u00a0000") == 2_000_000
-    )
-    assert _money("") is None
+def test_programme_form_keeps_what_was_typed_and_shows_amounts_back_before_saving(api: Api) -> None:
     token = _csrf(api, "provider", "/programmes/new")
     form = {
         "csrf": token,
@@ -157,16 +149,35 @@ def test_programme_form_keeps_what_was_typed_and_reads_amounts_as_people_write_t
         "funding_min_usd": "10 000",
     }
     kept = _post(api, "provider", "/programmes/save", form)
-    assert (
-        kept.status_code == 422 and 'value="Lamp recycling"' in kept.text and 'value="10000.0"' in kept.text
+    assert kept.status_code == 422 and 'value="Lamp recycling"' in kept.text and 'value="10 000"' in kept.text
+    # A first submission with amounts saves nothing: it shows them back, read in English.
+    shown = _post(
+        api, "provider", "/programmes/save", {**form, "description": "Lamps.", "funding_max_usd": "50,000"}
     )
+    assert (
+        shown.status_code == 200 and "Read as 50,000 USD" in shown.text and "Read as 10,000 USD" in shown.text
+    )
+    echoed = dict(re.findall(r'name="(funding_m.._usd_shown)" value="([^"]*)"', shown.text))
+    assert echoed == {"funding_min_usd_shown": "10000", "funding_max_usd_shown": "50000"}
     bad_range = _post(
-        api, "provider", "/programmes/save", {**form, "description": "Lamps.", "funding_max_usd": "5,000"}
+        api,
+        "provider",
+        "/programmes/save",
+        {
+            **form,
+            **echoed,
+            "description": "Lamps.",
+            "funding_max_usd": "5,000",
+            "funding_max_usd_shown": "5000",
+        },
     )
     assert bad_range.status_code == 422 and "funding_min_usd is greater" in bad_range.text
     assert 'value="Lamp recycling"' in bad_range.text
     saved = _post(
-        api, "provider", "/programmes/save", {**form, "description": "Lamps.", "funding_max_usd": "50,000"}
+        api,
+        "provider",
+        "/programmes/save",
+        {**form, **echoed, "description": "Lamps.", "funding_max_usd": "50,000"},
     )
     assert saved.status_code == 303
     other = _get(api, "party", "/programmes/new")

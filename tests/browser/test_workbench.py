@@ -39,12 +39,12 @@ def test_review_lifecycle_in_the_browser(site: Site) -> None:
     staff.wait_for_load_state()
     assert "proposals added" in staff.locator("[role=status]").inner_text()
     staff.goto(f"{site.base}/needs/{need}")
-    cards = staff.locator("article.card")
-    assert cards.count() >= 2
-    accepted_title = cards.nth(0).locator("h2").inner_text().split(" · ")[0]
-    cards.nth(0).get_by_role("button", name="Accept").click()
+    rows = staff.locator("li.proposal")
+    assert rows.count() >= 2
+    accepted_title = rows.nth(0).locator(".programme-title strong").inner_text()
+    rows.nth(0).get_by_role("button", name="Accept").click()
     staff.wait_for_load_state()
-    second = staff.locator("article.card").filter(has=staff.get_by_role("button", name="Reject")).first
+    second = staff.locator("li.proposal").filter(has=staff.get_by_role("button", name="Reject")).first
     second.get_by_label("Reason for rejecting").fill("The programme's call is closed.")
     second.get_by_role("button", name="Reject").click()
     staff.wait_for_load_state()
@@ -93,10 +93,10 @@ def test_report_renders_its_charts(site: Site) -> None:
 def test_the_queue_works_from_the_keyboard(site: Site) -> None:
     staff = site.page("secretariat")
     staff.goto(f"{site.base}/queue")
-    if staff.locator("article.card").count() == 0:
+    if staff.locator("li.proposal").count() == 0:
         staff.get_by_role("button", name="Run matching").click()
         staff.wait_for_load_state()
-    before = staff.locator("article.card").count()
+    before = staff.locator("li.proposal").count()
     assert before >= 1
     for _ in range(300):
         staff.keyboard.press("Tab")
@@ -108,7 +108,7 @@ def test_the_queue_works_from_the_keyboard(site: Site) -> None:
     staff.keyboard.press("Enter")
     staff.wait_for_load_state()
     assert "accepted" in staff.locator("[role=status]").inner_text()
-    assert staff.locator("article.card").count() == before - 1
+    assert staff.locator("li.proposal").count() == before - 1
     staff.context.close()
 
 

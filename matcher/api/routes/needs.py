@@ -170,7 +170,7 @@ def withdraw_need(
     responses=errors(401, 403, 404, 409),
     summary="Reconfirm a need",
 )
-def reconfirm_need(need_id: str, session: SessionDep, principal: PrincipalDep) -> Any:
+def reconfirm_need(need_id: NeedId, session: SessionDep, principal: PrincipalDep) -> Any:
     """The Party (or the secretariat) confirms an open need still stands, answering the
     lifecycle's request; a need asked and not reconfirmed is closed after the grace period."""
     need = reconfirm(session, principal, need_id)
@@ -184,7 +184,7 @@ def reconfirm_need(need_id: str, session: SessionDep, principal: PrincipalDep) -
     responses=errors(401, 403, 404),
     summary="Providers' expressions of interest in a need",
 )
-def need_interests(need_id: str, session: SessionDep, principal: PrincipalDep) -> Any:
+def need_interests(need_id: NeedId, session: SessionDep, principal: PrincipalDep) -> Any:
     """Secretariat: which programmes' providers said they could serve this need."""
     need = service.get_need(session, principal, need_id)
     found = interests_by_need(session, principal, [need.id]).get(need.id, [])

@@ -169,7 +169,7 @@ def matches(
     summary="Verify an offering",
 )
 def verify_offering(
-    offering_id: str, session: SessionDep, principal: PrincipalDep, matching: ServiceDep
+    offering_id: OfferingId, session: SessionDep, principal: PrincipalDep, matching: ServiceDep
 ) -> Any:
     """Secretariat: vouch for the programme; it is no longer demoted or flagged."""
     return service.offering_record(
@@ -184,7 +184,7 @@ def verify_offering(
     summary="Reject an unverified offering",
 )
 def reject_offering(
-    offering_id: str,
+    offering_id: OfferingId,
     body: VerificationRejectBody,
     session: SessionDep,
     principal: PrincipalDep,
@@ -204,7 +204,7 @@ def reject_offering(
     summary="Express interest in an open need",
 )
 def express_interest(
-    offering_id: str, body: InterestBody, session: SessionDep, principal: PrincipalDep
+    offering_id: OfferingId, body: InterestBody, session: SessionDep, principal: PrincipalDep
 ) -> Any:
     """The offering's provider (or the secretariat) says this programme could serve the need;
     the secretariat sees it on the need and in the review queue. Again for the same need: the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Query, status
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Query, status
 from matcher.api.deps import (
     DEFAULT_PAGE,
     Limit,
+    NeedId,
     Offset,
     PartyFilter,
     PrincipalDep,
@@ -16,6 +18,7 @@ from matcher.api.deps import (
     ProviderFilter,
     ServiceDep,
     SessionDep,
+    SettingsDep,
     errors,
     link,
     linked,
@@ -24,6 +27,8 @@ from matcher.api.deps import (
 from matcher.api.idempotency import IdempotencyKey, once
 from matcher.api.schemas import (
     AuditPage,
+    BulkRejectBody,
+    BulkRejectOut,
     ClosedOut,
     LanguageCode,
     OutcomeBody,
@@ -169,6 +174,42 @@ def reject(proposal_id: ProposalId, body: RejectBody, session: SessionDep, princ
 
 
 @router.post(
+    "/v1/proposals/bulk-reject",
+    response_model=BulkRejectOut,
+    responses=errors(401, 403, 404, 409, 422),
+    summary="Reject several proposals with one reason",
+)
+def bulk_reject(body: BulkRejectBody, session: SessionDep, principal: PrincipalDep) -> Any:
+    """Secretariat: `proposed` → `rejected` for every listed proposal, with one reason; all or
+    nothing (409 names the proposals no longer proposed, 404 the unknown ones). One audit
+    event per proposal."""
+    rejected = review.bulk_reject(session, principal, body.proposals, body.reason)
+    session.commit()
+    return {"rejected": [match.id for match in rejected], "count": len(rejected)}
+
+
+@router.post(
+    "/v1/proposals/{proposal_id}/undo",
+    response_model=ProposalOut,
+    responses=errors(401, 403, 404, 409),
+    summary="Undo an accept or a reject",
+)
+def undo(
+    proposal_id: ProposalId,
+    session: SessionDep,
+    principal: PrincipalDep,
+    settings: SettingsDep,
+    matching: ServiceDep,
+) -> Any:
+    """Secretariat: an `accepted` or `rejected` proposal goes back to `proposed` within
+    `MATCHER_UNDO_MINUTES` (default 10) of the decision, audited as `match.undo`; a need the
+    acceptance had matched goes back to `in_review`. Later, or from another state: 409."""
+    window = dt.timedelta(minutes=settings.undo_minutes)
+    match = review.undo_decision(session, principal, proposal_id, window=window, matching=matching)
+    return review.proposal_record(match, principal)
+
+
+@router.post(
     "/v1/proposals/{proposal_id}/introduce",
     response_model=ProposalOut,
     responses=errors(401, 403, 404, 409),
@@ -186,7 +227,7 @@ def introduce(proposal_id: ProposalId, session: SessionDep, principal: Principal
     responses=errors(400, 401, 403, 404, 409, 422),
     summary="Record the outcome of an introduction",
 )
-def outcome(proposal_id: int, body: OutcomeBody, session: SessionDep, principal: PrincipalDep) -> Any:
+def outcome(proposal_id: ProposalId, body: OutcomeBody, session: SessionDep, principal: PrincipalDep) -> Any:
     """Secretariat: what came of an introduced proposal: `agreed`, `funded` (with `amount` and
     `currency` when known), `declined` (with the reason in `note`) or `no-response`. A later
     record replaces the earlier one; both are audited. The reports count what was mobilised."""
@@ -209,7 +250,7 @@ def outcome(proposal_id: int, body: OutcomeBody, session: SessionDep, principal:
     responses=errors(401, 403, 404, 409),
     summary="Close a matched need's remaining proposals",
 )
-def close_remaining(need_id: str, session: SessionDep, principal: PrincipalDep) -> Any:
+def close_remaining(need_id: NeedId, session: SessionDep, principal: PrincipalDep) -> Any:
     """Secretariat: once a need is matched, its undecided proposals move to `closed` in one action."""
     closed = review.close_remaining(session, principal, need_id)
     session.commit()

@@ -12,15 +12,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from matcher.api.deps import OfferingId
 from matcher.api.schemas import OfferingCreate, OfferingPatch
+from matcher.api.web.amounts import AmountField, check_amount, known_amount
 from matcher.api.web.session import (
     TAXONOMY,
     back,
     check_csrf,
     check_form,
     home_for,
+    interface_language,
     notice_text,
     open_session,
-    parse_money,
     render,
     signed_in,
 )
@@ -67,6 +68,9 @@ def my_programmes(request: Request, notice: str = "") -> Response:
 def _offering_form(
     request: Request, principal: Principal, offering: Offering | SimpleNamespace | None, **context: Any
 ) -> HTMLResponse:
+    language = interface_language(request)
+    for name in ("funding_min_usd", "funding_max_usd"):
+        context.setdefault(name, known_amount(name, getattr(offering, name, None), language))
     return render(
         request,
         "offering_form.html",
@@ -119,6 +123,10 @@ def save_programme(
     countries: str = Form(""),
     funding_min_usd: str = Form(""),
     funding_max_usd: str = Form(""),
+    funding_min_usd_shown: str = Form(""),
+    funding_max_usd_shown: str = Form(""),
+    funding_min_usd_confirmed: str = Form(""),
+    funding_max_usd_confirmed: str = Form(""),
     url: str = Form(""),
     active: str = Form(""),
     provider_id: str = Form(""),
@@ -131,7 +139,8 @@ def save_programme(
     provider_email: str = Form(""),
 ) -> Response:
     """Create or change a programme: every field of the interchange format but the
-    secretariat's own (``verified``)."""
+    secretariat's own (``verified``). Amounts are read in the interface language and shown
+    back before they are saved."""
     check_csrf(request, csrf)
 
     data: dict[str, Any] = {
@@ -164,11 +173,17 @@ def save_programme(
     except ValueError:
         data["capacity"] = None
         errors.append("capacity")
-    for name, text in (("funding_min_usd", funding_min_usd), ("funding_max_usd", funding_max_usd)):
-        try:
-            data[name] = parse_money(text)
-        except ValueError:
-            data[name] = None
+    language = interface_language(request)
+    amounts: dict[str, AmountField] = {
+        name: check_amount(name, text, language, shown=shown, confirmed=confirmed)
+        for name, text, shown, confirmed in (
+            ("funding_min_usd", funding_min_usd, funding_min_usd_shown, funding_min_usd_confirmed),
+            ("funding_max_usd", funding_max_usd, funding_max_usd_shown, funding_max_usd_confirmed),
+        )
+    }
+    for name, amount in amounts.items():
+        data[name] = amount.value
+        if amount.is_error:
             errors.append(name)
     if offering_id and not re.fullmatch(ID_PATTERN, offering_id):
         raise Invalid("not a programme id", [{"loc": "body.offering_id", "message": "not an id"}])
@@ -190,8 +205,10 @@ def save_programme(
         )
         if errors:
             return _offering_form(
-                request, principal, shown, errors=errors, status=422, editing=bool(offering_id)
+                request, principal, shown, errors=errors, status=422, editing=bool(offering_id), **amounts
             )
+        if any(amount.blocks_saving for amount in amounts.values()):
+            return _offering_form(request, principal, shown, editing=bool(offering_id), **amounts)
         try:
             if offering_id:
                 offering_service.update_offering(
@@ -212,6 +229,7 @@ def save_programme(
                 problem=problem.message,
                 status=422,
                 editing=bool(offering_id),
+                **amounts,
             )
     return back("/programmes", notice="saved")
 

@@ -27,8 +27,10 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
+from matcher.api.web.amounts import format_amount
 from matcher.api.web.i18n import (
     INTERFACE_LANGUAGES,
+    RTL,
     name_of,
     next_step_words,
     part_name,
@@ -36,6 +38,7 @@ from matcher.api.web.i18n import (
     state_name,
     translator,
 )
+from matcher.api.web.labels import format_date, language_name, party_name
 from matcher.services import sessions
 from matcher.services.access import Invalid, NotAuthenticated, Principal, ServiceError
 from matcher.taxonomy import OUTCOMES, UN_LANGUAGES, load_taxonomy
@@ -53,9 +56,6 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
 TAXONOMY = load_taxonomy()
-
-
-RTL = ("ar",)
 
 
 NATIVE_NAMES = {
@@ -116,13 +116,36 @@ def secure_cookies(request: Request) -> bool:
 
 
 def reader_language(request: Request) -> str:
-    """The reader's chosen language: one of the six UN languages. The interface text exists
-    in English, French and Spanish; taxonomy labels exist in all six."""
+    """The reader's language, one of the six UN languages: the one chosen in the header
+    (a cookie), else the browser's ``Accept-Language`` preference, else English."""
     chosen = request.cookies.get(LANGUAGE_COOKIE, "")
     if chosen in UN_LANGUAGES:
         return chosen
-    accepted = request.headers.get("accept-language", "")[:2].lower()
-    return accepted if accepted in UN_LANGUAGES else "en"
+    return preferred_language(request.headers.get("accept-language", ""))
+
+
+def interface_language(request: Request) -> str:
+    """The language of the interface text (all six UN languages have it)."""
+    language = reader_language(request)
+    return language if language in INTERFACE_LANGUAGES else "en"
+
+
+def preferred_language(header: str) -> str:
+    """The first UN language of an ``Accept-Language`` header by its q-values
+    (``"de-CH, fr;q=0.8, ar;q=0.9"`` → ``"ar"``), English if none."""
+    ranked = []
+    for position, item in enumerate(header.split(",")[:20]):
+        tag, _, parameters = item.strip().partition(";")
+        quality = 1.0
+        if parameters.strip().startswith("q="):
+            try:
+                quality = float(parameters.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        primary = tag.strip().split("-")[0].lower()
+        if primary in UN_LANGUAGES and quality > 0:
+            ranked.append((-quality, position, primary))
+    return min(ranked)[2] if ranked else "en"
 
 
 def code_label(family: str, code: str, language: str) -> str:
@@ -135,12 +158,14 @@ def render(
 ) -> HTMLResponse:
     language = reader_language(request)
     interface = language if language in INTERFACE_LANGUAGES else "en"
+    names: dict[str, dict[str, str | None]] = getattr(request.app.state, "party_names", {})
     return templates.TemplateResponse(
         request,
         name,
         {
             "t": translator(interface),
             "ui": interface,
+            "ui_dir": "rtl" if interface in RTL else "ltr",
             "label_lang": language,
             "label_dir": "rtl" if language in RTL else "ltr",
             "ui_languages": [(code, NATIVE_NAMES[code]) for code in UN_LANGUAGES],
@@ -162,23 +187,18 @@ def render(
                 interface, rule, code_label("regions", value, language) if rule == "region" else value
             ),
             "next_step_text": lambda code, provider: next_step_words(interface, code, provider),
-            "party_name": lambda iso3: party_display_name(request, iso3, interface),
-            "language_name": lambda code: NATIVE_NAMES.get(code or "", code or "?"),
+            "party_name": lambda iso3: party_name(names, iso3, interface),
+            "language_name": lambda code: language_name(code, interface),
+            "constraint_name": lambda code: name_of(interface, "constraint", code),
+            "close_reason_name": lambda code: name_of(interface, "close_reason", code),
+            "status_name": lambda code: name_of(interface, "party_status", code),
+            "money": lambda value: format_amount(value, interface),
+            "date": format_date,
             "outcomes": OUTCOMES,
             **context,
         },
         status_code=status,
     )
-
-
-def party_display_name(request: Request, iso3: str, language: str) -> str:
-    """A Party's name in the interface language (English, French or Spanish; the code if
-    unknown), from the names read at start-up."""
-    names: dict[str, dict[str, str | None]] = getattr(request.app.state, "party_names", {})
-    entry = names.get(iso3)
-    if entry is None:
-        return iso3
-    return entry.get(language) or entry.get("en") or iso3
 
 
 def query_string(request: Request, drop: tuple[str, ...] = ("notice",)) -> str:
@@ -197,10 +217,14 @@ def notice_text(request: Request, code: str) -> str | None:
     parts = code.split(":")
     if parts[0] == "run" and len(parts) == 4 and all(part.isdigit() for part in parts[1:]):
         return t["notice_run"].format(added=parts[1], kept=parts[2], dropped=parts[3])
-    if parts[0] in ("accept", "reject", "introduce", "outcome") and len(parts) == 2 and parts[1].isdigit():
+    if (
+        parts[0] in ("accept", "reject", "introduce", "outcome", "undo")
+        and len(parts) == 2
+        and parts[1].isdigit()
+    ):
         return t[f"notice_{parts[0]}"].format(id=parts[1])
-    if parts[0] == "closed" and len(parts) == 2 and parts[1].isdigit():
-        return t["notice_closed"].format(count=parts[1])
+    if parts[0] in ("closed", "bulk") and len(parts) == 2 and parts[1].isdigit():
+        return t[f"notice_{parts[0]}"].format(count=parts[1])
     if parts[0] == "error" and len(parts) == 2 and parts[1] in ERROR_NOTICES:
         return t[ERROR_NOTICES[parts[1]]]
     if code in PLAIN_NOTICES:
@@ -212,6 +236,10 @@ ERROR_NOTICES = {
     "reason": "notice_need_reason",
     "state": "notice_bad_state",
     "outcome": "notice_bad_outcome",
+    "amount": "notice_bad_amount",
+    "pick": "notice_pick",
+    "undo": "notice_undo_late",
+    "note": "notice_note_empty",
 }
 PLAIN_NOTICES = {
     "saved": "saved",
@@ -220,6 +248,8 @@ PLAIN_NOTICES = {
     "verified": "notice_verified",
     "rejected_programme": "notice_rejected_programme",
     "interest": "notice_interest",
+    "assigned": "notice_assigned",
+    "note": "notice_note",
 }
 
 
