@@ -3,7 +3,7 @@ answers a short structured form (which sources and technologies, what is missing
 it prefers, a free text) in its language until the deadline.
 
 A response is also written as a statement of need (a ``ReportAnswer`` with source
-``survey``, cycle = the deadline's year, question ``survey-<round id>``), read like a
+``survey``, cycle = the opening day's year, question ``survey-<round id>``), read like a
 national-report answer, so the assessment counts both the same way. On request the response
 becomes a need at once (``submitted``) or a draft need the Party confirms later.
 """
@@ -232,13 +232,13 @@ def submit_response(
     answer = session.scalar(
         select(ReportAnswer).where(
             ReportAnswer.party_iso3 == party,
-            ReportAnswer.cycle == survey.deadline.year,
+            ReportAnswer.cycle == survey.opens.year,
             ReportAnswer.question_id == f"survey-{survey.id}",
         )
     )
     if answer is None:
         answer = ReportAnswer(
-            party_iso3=party, cycle=survey.deadline.year, question_id=f"survey-{survey.id}", source="survey"
+            party_iso3=party, cycle=survey.opens.year, question_id=f"survey-{survey.id}", source="survey"
         )
         session.add(answer)
     answer.question = survey.title
@@ -297,7 +297,9 @@ def _need_from(
         "sectors": values["sectors"],
         "assistance_types": values["assistance_types"],
     }
-    return create_need(session, principal, data, matching=matching, draft=as_need == "draft")
+    # An example round's needs are examples too (``matcher demo remove`` finds them by id).
+    need_id = f"demo-survey-{survey.id}-{party.lower()}" if survey.demo else None
+    return create_need(session, principal, data, matching=matching, draft=as_need == "draft", need_id=need_id)
 
 
 def round_record(survey: SurveyRound, responses: int | None = None) -> dict[str, Any]:
