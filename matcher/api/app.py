@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matcher.api import web
-from matcher.api.routes import keys, needs, offerings, operations, reference, review
+from matcher.api.routes import assessment, keys, needs, offerings, operations, reference, review
 from matcher.services.access import ServiceError
 from matcher.settings import Settings, get_settings
 from matcher.store.db import session_scope
@@ -217,6 +217,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reference.router,
         keys.router,
         operations.router,
+        assessment.router,
     ):
         app.include_router(router)
 

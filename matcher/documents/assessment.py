@@ -10,6 +10,7 @@ formatted for the language by Babel; charts are drawn by matplotlib (Agg, PNG) a
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import io
 import logging
 import shutil
@@ -24,10 +25,12 @@ from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.orm import Session
 
 from matcher.documents.text import DOCUMENT_LANGUAGES, document_text
 from matcher.engine.challenges import default_challenge_reader
-from matcher.services.assessment import NOT_DETERMINED, Assessment, Table
+from matcher.services.access import Invalid, Principal, ServiceError
+from matcher.services.assessment import NOT_DETERMINED, Assessment, Table, build_assessment
 from matcher.taxonomy import load_taxonomy
 
 logger = logging.getLogger(__name__)
@@ -464,17 +467,39 @@ def _vague_section(assessment: Assessment, words: dict[str, str], f: Formats, la
 def _matching_section(assessment: Assessment, words: dict[str, str], f: Formats, labels: _Labels) -> Section:
     tables = assessment.tables
     section = Section("matching", words["s_matching"])
-    proposals = tables["proposals"]
-    accepted = proposals.value("accepted") + proposals.value("introduced")
-    introduced = proposals.value("introduced")
+    steps = dict(tables["steps"].rows)
     section.paragraph(
         words["matching_intro"].format(
-            proposals=f.number(proposals.total), accepted=f.number(accepted), introduced=f.number(introduced)
+            proposals=f.number(steps["proposed"]),
+            accepted=f.number(steps["accepted"]),
+            introduced=f.number(steps["introduced"]),
+        )
+    )
+    section.table(
+        ViewTable(
+            "steps",
+            words["t_steps"],
+            [words["c_step"], words["c_proposals"]],
+            [[labels.word("step", step), f.number(count)] for step, count in tables["steps"].rows],
+            None,
+            [False, True],
+        )
+    )
+    section.chart(
+        ViewChart(
+            "funnel",
+            words["chart_funnel"],
+            _bars(
+                [labels.word("step", step) for step in ("proposed", "accepted", "introduced", "funded")],
+                [int(steps[step]) for step in ("proposed", "accepted", "introduced", "funded")],
+                f,
+                keep_order=True,
+            ),
         )
     )
     section.table(
         _simple_table(
-            proposals,
+            tables["proposals"],
             words,
             f,
             [words["c_state"], words["c_proposals"]],
@@ -488,24 +513,6 @@ def _matching_section(assessment: Assessment, words: dict[str, str], f: Formats,
             f,
             [words["c_outcome"], words["c_proposals"]],
             lambda code: [labels.word("outcome", code)],
-        )
-    )
-    funded = tables["outcomes"].value("funded")
-    section.chart(
-        ViewChart(
-            "funnel",
-            words["chart_funnel"],
-            _bars(
-                [
-                    words["measure_proposals"],
-                    words["measure_accepted"],
-                    words["measure_introduced"],
-                    words["measure_funded"],
-                ],
-                [int(proposals.total or 0), int(accepted), int(introduced), int(funded)],
-                f,
-                keep_order=True,
-            ),
         )
     )
     mobilised = tables["mobilised"]
@@ -862,6 +869,49 @@ def render(view: DocumentView, file_format: str, *, chromium: str | None = None)
     if file_format == "html":
         return render_html(view).encode("utf-8")
     raise DocumentError(f"unknown format {file_format!r}; use one of {', '.join(FORMATS)}")
+
+
+class DocumentUnavailable(ServiceError):
+    """The document cannot be produced here (e.g. no Chromium for the PDF)."""
+
+    status, code = 503, "unavailable"
+
+
+@dataclass(frozen=True)
+class Produced:
+    content: bytes
+    media_type: str
+    filename: str
+
+
+def produce(
+    session: Session,
+    principal: Principal,
+    *,
+    start: dt.date | None,
+    end: dt.date | None,
+    language: str,
+    file_format: str,
+    unmet_threshold: float,
+    unmet_after_days: int,
+) -> Produced:
+    """The document for a download (the API and the workbench): built, rendered, named."""
+    if start and end and start > end:
+        raise Invalid("the period starts after it ends", [{"loc": "query.from", "message": "after 'to'"}])
+    assessment = build_assessment(
+        session,
+        principal,
+        start=start,
+        end=end,
+        unmet_threshold=unmet_threshold,
+        unmet_after_days=unmet_after_days,
+    )
+    try:
+        content = render(document_view(assessment, language), file_format)
+    except DocumentError as problem:
+        raise DocumentUnavailable(str(problem)) from problem
+    day = assessment.period.end.isoformat() if assessment.period.end else "all"
+    return Produced(content, MEDIA_TYPES[file_format], f"needs-assessment-{day}-{language}.{file_format}")
 
 
 MEDIA_TYPES = {

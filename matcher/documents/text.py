@@ -40,8 +40,8 @@ TEXT: dict[str, dict[str, str]] = {
         "(no mercury source, process, product, site, waste stream or affected population).",
         "coached_intro": "Of {filed} requests filed in vague terms, {specific} became specific "
         "after the coaching the workbench gives (their latest version is no longer vague).",
-        "matching_intro": "{proposals} proposals were made in the period; {accepted} were "
-        "accepted by the secretariat and {introduced} led to an introduction.",
+        "matching_intro": "In the period, {proposals} proposals were made, the secretariat accepted "
+        "{accepted} and made {introduced} introductions (each step counted on the day it was taken).",
         "mobilised_intro": "Amounts mobilised, as recorded for funded introductions:",
         "mobilised_none": "No amount mobilised has been recorded yet.",
         "unmet_intro": "Of {open} open needs today, {unmet} are unmet: no good match in the "
@@ -87,7 +87,15 @@ TEXT: dict[str, dict[str, str]] = {
         "t_by_language": "Statements by language",
         "t_vagueness": "Vague statements by source",
         "t_coached": "Requests filed vague and made specific",
-        "t_proposals": "Proposals by state",
+        "t_steps": "Steps taken in the period",
+        "c_step": "Step",
+        "step_proposed": "proposals made",
+        "step_accepted": "accepted by the secretariat",
+        "step_rejected": "rejected, with a reason",
+        "step_introduced": "introductions made",
+        "step_outcome": "outcomes recorded",
+        "step_funded": "funded",
+        "t_proposals": "Proposals made in the period, by their state today",
         "t_outcomes": "Recorded outcomes of introductions",
         "t_mobilised": "Amounts mobilised",
         "t_unmet": "Unmet open needs by reason",
@@ -203,9 +211,9 @@ TEXT: dict[str, dict[str, str]] = {
         "coached_intro": "Sur {filed} demandes déposées en termes imprécis, {specific} sont devenues "
         "précises après l'accompagnement proposé par l'outil (leur dernière version n'est plus "
         "imprécise).",
-        "matching_intro": "{proposals} propositions ont été faites pendant la période ; "
-        "{accepted} ont été acceptées par le secrétariat et {introduced} ont abouti à une mise en "
-        "relation.",
+        "matching_intro": "Pendant la période, {proposals} propositions ont été faites, le "
+        "secrétariat en a accepté {accepted} et a fait {introduced} mises en relation (chaque étape "
+        "est comptée le jour où elle a été franchie).",
         "mobilised_intro": "Montants mobilisés, tels qu'enregistrés pour les mises en relation financées :",
         "mobilised_none": "Aucun montant mobilisé n'a encore été enregistré.",
         "unmet_intro": "Sur {open} besoins ouverts aujourd'hui, {unmet} ne sont pas satisfaits : "
@@ -255,7 +263,15 @@ TEXT: dict[str, dict[str, str]] = {
         "t_by_language": "Déclarations par langue",
         "t_vagueness": "Déclarations imprécises par source",
         "t_coached": "Demandes déposées en termes imprécis puis précisées",
-        "t_proposals": "Propositions par état",
+        "t_steps": "Étapes franchies pendant la période",
+        "c_step": "Étape",
+        "step_proposed": "propositions faites",
+        "step_accepted": "acceptées par le secrétariat",
+        "step_rejected": "rejetées, avec un motif",
+        "step_introduced": "mises en relation faites",
+        "step_outcome": "résultats enregistrés",
+        "step_funded": "financées",
+        "t_proposals": "Propositions faites pendant la période, selon leur état actuel",
         "t_outcomes": "Résultats enregistrés des mises en relation",
         "t_mobilised": "Montants mobilisés",
         "t_unmet": "Besoins ouverts non satisfaits, par motif",
@@ -371,8 +387,8 @@ TEXT: dict[str, dict[str, str]] = {
         "coached_intro": "De {filed} solicitudes presentadas en términos imprecisos, {specific} se "
         "volvieron concretas tras la orientación que ofrece la herramienta (su última versión ya "
         "no es imprecisa).",
-        "matching_intro": "En el período se hicieron {proposals} propuestas; la secretaría aceptó "
-        "{accepted} y {introduced} dieron lugar a una presentación.",
+        "matching_intro": "En el período se hicieron {proposals} propuestas, la secretaría aceptó "
+        "{accepted} e hizo {introduced} presentaciones (cada paso se cuenta el día en que se dio).",
         "mobilised_intro": "Montos movilizados, según lo registrado para las presentaciones financiadas:",
         "mobilised_none": "Aún no se ha registrado ningún monto movilizado.",
         "unmet_intro": "De {open} necesidades abiertas hoy, {unmet} no están atendidas: ninguna "
@@ -422,7 +438,15 @@ TEXT: dict[str, dict[str, str]] = {
         "t_by_language": "Declaraciones por idioma",
         "t_vagueness": "Declaraciones imprecisas por fuente",
         "t_coached": "Solicitudes presentadas en términos imprecisos y luego concretadas",
-        "t_proposals": "Propuestas por estado",
+        "t_steps": "Pasos dados en el período",
+        "c_step": "Paso",
+        "step_proposed": "propuestas hechas",
+        "step_accepted": "aceptadas por la secretaría",
+        "step_rejected": "rechazadas, con un motivo",
+        "step_introduced": "presentaciones hechas",
+        "step_outcome": "resultados registrados",
+        "step_funded": "financiadas",
+        "t_proposals": "Propuestas hechas en el período, según su estado actual",
         "t_outcomes": "Resultados registrados de las presentaciones",
         "t_mobilised": "Montos movilizados",
         "t_unmet": "Necesidades abiertas no atendidas, por motivo",

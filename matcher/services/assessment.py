@@ -10,7 +10,8 @@ audit trail's snapshots), and the unmet-needs rules of ``services.reports``.
 **Statements of need** are the unit: every national-report answer and survey response
 (``report_answers``), plus every need filed directly (a need made from an answer is that
 answer, not a second statement), never a draft. A statement counts in a period by the day it
-was recorded (``created_at``). Figures on proposals count the proposals made in the period.
+was recorded (``created_at``). Figures on proposals count each step on its own date: the
+proposals made, accepted or rejected, introduced, and the outcomes recorded in the period.
 """
 
 from __future__ import annotations
@@ -357,7 +358,43 @@ def _vague(reader: Any, need_id: str, snapshot: dict[str, Any]) -> bool:
     return statement_is_vague(reader, profile, reading)
 
 
+def _happened(period: Period, column: Any) -> ColumnElement[bool]:
+    return and_(column.is_not(None), period.holds(column))
+
+
+STEPS = ("proposed", "accepted", "rejected", "introduced", "outcome", "funded")
+
+
+def _steps_query(period: Period) -> Select[Any]:
+    """What happened to proposals in the period, each step on its own date: made
+    (``created_at``), accepted or rejected (``decided_at``), introduced (``introduced_at``),
+    outcome recorded and funded (``outcome_at``)."""
+
+    def counted(condition: ColumnElement[bool], name: str) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0).label(name)
+
+    decided = _happened(period, Match.decided_at)
+    recorded = _happened(period, Match.outcome_at)
+    return select(
+        counted(period.holds(Match.created_at), "proposed"),
+        counted(and_(decided, Match.state.in_(("accepted", "introduced"))), "accepted"),
+        counted(and_(decided, Match.state == "rejected"), "rejected"),
+        counted(_happened(period, Match.introduced_at), "introduced"),
+        counted(recorded, "outcome"),
+        counted(and_(recorded, Match.outcome == "funded"), "funded"),
+    )
+
+
 def _matching_tables(session: Session, period: Period, tables: dict[str, Table]) -> None:
+    steps = _steps_query(period)
+    counts = session.execute(steps).one()
+    tables["steps"] = Table(
+        "steps",
+        ("step", "proposals"),
+        [(step, int(value or 0)) for step, value in zip(STEPS, counts, strict=True)],
+        None,
+        _compile(session, steps),
+    )
     made = period.holds(Match.created_at)
     by_state = select(Match.state, func.count()).where(made).group_by(Match.state).order_by(Match.state)
     total = select(func.count()).select_from(Match).where(made)
@@ -369,13 +406,14 @@ def _matching_tables(session: Session, period: Period, tables: dict[str, Table])
         _compile(session, by_state),
         _compile(session, total),
     )
+    recorded = _happened(period, Match.outcome_at)
     outcome = (
         select(Match.outcome, func.count())
-        .where(made, Match.outcome.is_not(None))
+        .where(recorded, Match.outcome.is_not(None))
         .group_by(Match.outcome)
         .order_by(Match.outcome)
     )
-    outcome_total = select(func.count()).select_from(Match).where(made, Match.outcome.is_not(None))
+    outcome_total = select(func.count()).select_from(Match).where(recorded, Match.outcome.is_not(None))
     tables["outcomes"] = Table(
         "outcomes",
         ("outcome", "proposals"),
@@ -386,7 +424,7 @@ def _matching_tables(session: Session, period: Period, tables: dict[str, Table])
     )
     money = (
         select(Match.outcome_currency, func.count(), func.sum(Match.outcome_amount))
-        .where(made, Match.outcome == "funded", Match.outcome_amount.is_not(None))
+        .where(recorded, Match.outcome == "funded", Match.outcome_amount.is_not(None))
         .group_by(Match.outcome_currency)
         .order_by(Match.outcome_currency)
     )
@@ -477,18 +515,16 @@ def _summary(session: Session, period: Period) -> dict[str, float]:
             func.count(), func.count(distinct(s.c.party)), func.sum(case((s.c.vague, 1), else_=0))
         ).select_from(s)
     ).one()
-    made = period.holds(Match.created_at)
-    states = dict(_run(session, select(Match.state, func.count()).where(made).group_by(Match.state)))  # type: ignore[arg-type]
-    funded = session.scalar(select(func.count()).select_from(Match).where(made, Match.outcome == "funded"))
+    steps = dict(zip(STEPS, session.execute(_steps_query(period)).one(), strict=True))
     statements_count = int(counts[0] or 0)
     return {
         "statements": statements_count,
         "parties": int(counts[1] or 0),
         "vague_share": (int(counts[2] or 0) / statements_count) if statements_count else 0.0,
-        "proposals": sum(int(value) for value in states.values()),
-        "accepted": int(states.get("accepted", 0)) + int(states.get("introduced", 0)),
-        "introduced": int(states.get("introduced", 0)),
-        "funded": int(funded or 0),
+        "proposals": int(steps["proposed"] or 0),
+        "accepted": int(steps["accepted"] or 0),
+        "introduced": int(steps["introduced"] or 0),
+        "funded": int(steps["funded"] or 0),
     }
 
 

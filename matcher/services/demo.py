@@ -391,14 +391,16 @@ def load_demo(session: Session, matching: MatchingService, *, now: dt.datetime |
     for index, (need_id, *_rest) in enumerate(NEEDS):
         _backdate(session, need_id, NEEDS[index][3], now)
     session.commit()
-    report.decisions, report.outcomes = _decide(session)
+    report.decisions, report.outcomes = _decide(session, now)
     session.commit()
     return report
 
 
-def _decide(session: Session) -> tuple[int, int]:
+def _decide(session: Session, now: dt.datetime) -> tuple[int, int]:
     """Decisions and outcomes on the examples' best proposals: accepted, introduced, funded
-    (in USD and EUR), declined, and one rejection with its reason."""
+    (in USD and EUR), declined, and one rejection with its reason; dated 10, 20 and 35 days
+    after the need (never later than now), so they fall in the periods a document compares."""
+    filed = {need_id: days for need_id, _, _, days, *_ in NEEDS}
     plan = {
         "demo-need-ghana-asgm": ("funded", 180_000.0, "USD"),
         "demo-need-senegal-waste": ("agreed", None, None),
@@ -431,6 +433,12 @@ def _decide(session: Session) -> tuple[int, int]:
             session, DEMO, best.id, outcome=outcome, amount=amount, currency=currency, note=note
         )
         outcomes += 1
+    for need_id, days in filed.items():
+        filed_at = now - dt.timedelta(days=days)
+        on_need = Match.need_id == need_id
+        for column, extra in ((Match.decided_at, 10), (Match.introduced_at, 20), (Match.outcome_at, 35)):
+            when = min(now, filed_at + dt.timedelta(days=extra))
+            session.execute(update(Match).where(on_need, column.is_not(None)).values({column: when}))
     return decisions, outcomes
 
 

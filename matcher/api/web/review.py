@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
+from matcher.api.web.assessment import words_for
 from matcher.api.web.session import (
+    NATIVE_NAMES,
     TAXONOMY,
     back,
     check_csrf,
@@ -23,6 +25,7 @@ from matcher.api.web.session import (
     safe_next,
     signed_in,
 )
+from matcher.documents.text import DOCUMENT_LANGUAGES
 from matcher.engine.understanding import default_reader
 from matcher.services import interests as interest_service
 from matcher.services import offerings as offering_service
@@ -275,6 +278,8 @@ def report_page(request: Request) -> Response:
             peak=peak,
             by_type=report.by_assistance_type().most_common(),
             by_language=report.by_language().most_common(),
+            assessment_words=words_for(request)[1],
+            assessment_languages=[(code, NATIVE_NAMES[code]) for code in DOCUMENT_LANGUAGES],
         )
 
 
