@@ -37,7 +37,6 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from matcher.engine.challenges import statement_is_vague
@@ -171,7 +170,7 @@ def _compile(session: Session, statement: Any) -> str:
     return str(statement.compile(dialect=bind.dialect, compile_kwargs={"literal_binds": True}))
 
 
-def _run(session: Session, statement: Select[Any]) -> list[tuple[Any, ...]]:
+def _run(session: Session, statement: Any) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in session.execute(statement)]
 
 
@@ -182,9 +181,7 @@ def _statement_tables(session: Session, period: Period, tables: dict[str, Table]
     taxonomy = load_taxonomy()
     s = statements(period)
 
-    def add(
-        key: str, columns: tuple[str, ...], query: Select[Any], total_query: Select[Any] | None = None
-    ) -> None:
+    def add(key: str, columns: tuple[str, ...], query: Any, total_query: Any = None) -> None:
         rows = _run(session, query)
         total_sql = total_query if total_query is not None else select(func.count()).select_from(s)
         total = session.scalar(total_sql) or 0
@@ -365,7 +362,7 @@ def _happened(period: Period, column: Any) -> ColumnElement[bool]:
 STEPS = ("proposed", "accepted", "rejected", "introduced", "outcome", "funded")
 
 
-def _steps_query(period: Period) -> Select[Any]:
+def _steps_query(period: Period) -> Any:
     """What happened to proposals in the period, each step on its own date: made
     (``created_at``), accepted or rejected (``decided_at``), introduced (``introduced_at``),
     outcome recorded and funded (``outcome_at``)."""

@@ -120,7 +120,7 @@ def response_counts(session: Session) -> dict[int, int]:
 
 def _checked(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, str]]]:
     taxonomy = load_taxonomy()
-    values = {
+    values: dict[str, Any] = {
         "sectors": list(dict.fromkeys(data.get("sectors") or [])),
         "missing": list(dict.fromkeys(data.get("missing") or [])),
         "assistance_types": list(dict.fromkeys(data.get("assistance_types") or [])),

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from matcher.api.deps import DEFAULT_PAGE, Limit, Offset, PrincipalDep, ServiceDep, SessionDep, errors
-from matcher.api.schemas import AssistanceType, LanguageCode, NeedOut, SectorCode
+from matcher.api.schemas import AssistanceType, ErrorOut, LanguageCode, NeedOut, SectorCode
 from matcher.documents.assessment import MEDIA_TYPES, Produced, produce
 from matcher.services import answers as answer_service
 from matcher.services import needs as need_service
@@ -249,7 +249,8 @@ def responses(round_id: int, session: SessionDep, principal: PrincipalDep) -> An
     "/v1/assessment",
     responses={
         200: {"content": {media: {} for media in MEDIA_TYPES.values()}, "description": "The document."},
-        **errors(401, 403, 503),
+        **errors(401, 403),
+        503: {"model": ErrorOut, "description": "The PDF renderer (Chromium) is missing on the server."},
     },
     summary="The needs-assessment document",
 )
