@@ -118,8 +118,16 @@ def test_no_console_errors_and_no_serious_accessibility_violations(site: Site) -
     need = site.items.get("need") or _submit_french_request(site, errors)
     visits = {
         None: ["/"],
-        "secretariat": ["/queue", "/queue?state=all", f"/needs/{need}", "/report", "/programmes"],
-        "party": ["/requests", "/requests/new", f"/needs/{need}"],
+        "secretariat": [
+            "/queue",
+            "/queue?state=all",
+            f"/needs/{need}",
+            "/report",
+            "/programmes",
+            "/assessment/survey",
+            "/assessment/answers",
+        ],
+        "party": ["/requests", "/requests/new", f"/needs/{need}", "/survey"],
         "provider": ["/programmes", "/programmes/new"],
     }
     for role, paths in visits.items():
