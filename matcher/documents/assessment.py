@@ -686,7 +686,7 @@ def _png(figure: Any) -> bytes:
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
     figure.tight_layout()
-    figure.savefig(buffer, format="png")
+    figure.savefig(buffer, format="png", bbox_inches="tight")
     return buffer.getvalue()
 
 
@@ -721,7 +721,7 @@ def _stacked_bars(
     for position, (a, b) in enumerate(zip(first, second, strict=True)):
         axes.text(a + b + top * 0.01, position, f.number(a + b), va="center", fontsize=8)
     axes.set_xlim(0, top * 1.15)
-    axes.legend(fontsize=8, loc="lower right")
+    axes.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     axes.tick_params(labelsize=8)
     axes.spines[["top", "right"]].set_visible(False)
     return _png(figure)
@@ -741,7 +741,7 @@ def _paired_bars(
         axes.text(b + top * 0.01, position + 0.2, f.number(b), va="center", fontsize=7)
     axes.set_yticks(positions, labels)
     axes.set_xlim(0, top * 1.15)
-    axes.legend(fontsize=8, loc="lower right")
+    axes.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     axes.tick_params(labelsize=8)
     axes.spines[["top", "right"]].set_visible(False)
     return _png(figure)
