@@ -183,23 +183,66 @@ def read_sources(
                     )
                 )
             continue
-        model = ROW_MODELS[file_kind]
-        unknown = [field_name for field_name in fields if field_name not in model.model_fields]
-        if unknown:
-            ignored[name] = unknown
-        is_csv = path.suffix.lower() == ".csv"
-        for line, raw in raw_rows:
-            data = _from_csv_cells(model, raw) if is_csv else raw
+        for line, data, row in _validate_file(path, ROW_MODELS[file_kind], raw_rows, fields, errors, ignored):
             raw_rows_all.append(RawRow(file=name, line=line, kind=file_kind, data=data))
-            try:
-                row = model.model_validate(data)
-            except ValidationError as error:
-                for problem in error.errors():
-                    message = problem["msg"].removeprefix("Value error, ")
-                    errors.append(RowError(name, line, _error_field(problem["loc"]), message))
-                continue
-            good.append(SourceRow(file=name, line=line, kind=file_kind, row=row))
+            if row is not None:
+                good.append(SourceRow(file=name, line=line, kind=file_kind, row=row))
     return good, raw_rows_all, errors, ignored
+
+
+@dataclass
+class ReadRow:
+    """A row of a file read with one model: its place, its data as read, and the validated
+    row (``None`` when it is invalid; its errors are in the error list)."""
+
+    file: str
+    line: int
+    data: dict[str, Any]
+    row: InterchangeRow | None
+
+
+def read_rows(
+    paths: Sequence[Path], model: type[InterchangeRow]
+) -> tuple[list[ReadRow], list[RowError], dict[str, list[str]]]:
+    """Read every row of ``paths`` with one row model (for kinds outside the catalogue's
+    three, such as national-report answers): the rows, every error and the ignored fields."""
+    rows: list[ReadRow] = []
+    errors: list[RowError] = []
+    ignored: dict[str, list[str]] = {}
+    for path in paths:
+        raw_rows, parse_errors, fields = _read_raw_rows(path)
+        errors.extend(parse_errors)
+        for line, data, row in _validate_file(path, model, raw_rows, fields, errors, ignored):
+            rows.append(ReadRow(file=str(path), line=line, data=data, row=row))
+    return rows, errors, ignored
+
+
+def _validate_file(
+    path: Path,
+    model: type[InterchangeRow],
+    raw_rows: list[tuple[int, dict[str, Any]]],
+    fields: list[str],
+    errors: list[RowError],
+    ignored: dict[str, list[str]],
+) -> list[tuple[int, dict[str, Any], InterchangeRow | None]]:
+    """Validate the raw rows of one file with ``model``, appending problems to ``errors``."""
+    name = str(path)
+    unknown = [field_name for field_name in fields if field_name not in model.model_fields]
+    if unknown:
+        ignored[name] = unknown
+    is_csv = path.suffix.lower() == ".csv"
+    out: list[tuple[int, dict[str, Any], InterchangeRow | None]] = []
+    for line, raw in raw_rows:
+        data = _from_csv_cells(model, raw) if is_csv else raw
+        try:
+            row: InterchangeRow | None = model.model_validate(data)
+        except ValidationError as error:
+            for problem in error.errors():
+                message = problem["msg"].removeprefix("Value error, ")
+                errors.append(RowError(name, line, _error_field(problem["loc"]), message))
+            row = None
+        out.append((line, data, row))
+    return out
 
 
 # --------------------------------------------------------------------------- writing

@@ -125,16 +125,31 @@ def _offering_values(row: OfferingRow) -> dict[str, Any]:
 def _need_values(row: NeedRow) -> dict[str, Any]:
     """The row's columns, plus what is understood of its text: the language when the row
     has none (detected), and the codes it implies that it does not state (inferred)."""
+    from matcher.engine.challenges import assess_statement
+    from matcher.engine.domain import NeedProfile
     from matcher.engine.understanding import default_reader
 
     values = row.model_dump()
     values["party_iso3"] = values.pop("party")
-    reading = default_reader().read(
-        row.title, row.description, row.language, row.sectors, row.assistance_types
-    )
+    reader = default_reader()
+    reading = reader.read(row.title, row.description, row.language, row.sectors, row.assistance_types)
     values["language"] = reading.language
     values["inferred_sectors"] = list(reading.inferred_sectors)
     values["inferred_assistance_types"] = list(reading.inferred_assistance_types)
+    profile = NeedProfile(
+        id=row.id,
+        party=row.party,
+        title=row.title,
+        description=row.description,
+        language=reading.language,
+        sectors=tuple(row.sectors),
+        assistance_types=tuple(row.assistance_types),
+        inferred_sectors=reading.inferred_sectors,
+        inferred_assistance_types=reading.inferred_assistance_types,
+        budget_usd=row.budget_usd,
+    )
+    values["vague"], challenge = assess_statement(reader, profile, reading)
+    values["challenge_kind"] = challenge.kind
     return values
 
 

@@ -58,6 +58,135 @@ def vague_scores(run: QualityRun) -> dict[str, float]:
     }
 
 
+ANSWERS_SAMPLE = Path(__file__).resolve().parent / "data" / "answers_sample.jsonl"
+
+
+def wilson(hits: int, total: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson interval of a proportion (sound for small samples and values near 1)."""
+    if total == 0:
+        return float("nan"), float("nan")
+    share = hits / total
+    centre = (share + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * math.sqrt(share * (1 - share) / total + z * z / (4 * total * total)) / (1 + z * z / total)
+    return centre - half, centre + half
+
+
+def answer_scores(path: Path = ANSWERS_SAMPLE) -> dict[str, Any]:
+    """The challenge-kind reader and the vague check against the answers sample's labels
+    (never inputs: the reader gets the answer, its language and the question). Halves: the
+    cue lists were tuned on the odd-numbered answers (``ans-xx-01``, ``-03``, ...); the
+    even-numbered half was held out."""
+    import json
+
+    from matcher.engine.challenges import CHALLENGE_KINDS, read_statement
+    from matcher.engine.understanding import default_reader
+
+    reader = default_reader()
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    results = []
+    for row in rows:
+        statement = read_statement(row["answer"], row["language"], question=row["question"], reader=reader)
+        results.append(
+            {
+                "language": row["language"],
+                "half": "tuning (odd)" if int(row["id"].rsplit("-", 1)[1]) % 2 else "held out (even)",
+                "gold": row["challenge_kind"],
+                "found": statement.challenge.kind or "-",
+                "vague": bool(row["vague"]),
+                "flagged": statement.vague,
+            }
+        )
+
+    def accuracy(items: list[dict[str, Any]]) -> tuple[int, int]:
+        return sum(item["gold"] == item["found"] for item in items), len(items)
+
+    def vague(items: list[dict[str, Any]]) -> dict[str, int]:
+        return {
+            "labelled": sum(item["vague"] for item in items),
+            "caught": sum(item["vague"] and item["flagged"] for item in items),
+            "specific": sum(not item["vague"] for item in items),
+            "false_alarms": sum(item["flagged"] and not item["vague"] for item in items),
+        }
+
+    groups: dict[str, dict[str, list[dict[str, Any]]]] = {"half": {}, "language": {}}
+    for item in results:
+        groups["half"].setdefault(item["half"], []).append(item)
+        groups["language"].setdefault(item["language"], []).append(item)
+    confusion = {gold: dict.fromkeys([*CHALLENGE_KINDS, "-"], 0) for gold in CHALLENGE_KINDS}
+    for item in results:
+        confusion[item["gold"]][item["found"]] += 1
+    return {
+        "answers": len(results),
+        "accuracy": accuracy(results),
+        "by_half": {name: accuracy(items) for name, items in sorted(groups["half"].items(), reverse=True)},
+        "by_language": {name: accuracy(items) for name, items in sorted(groups["language"].items())},
+        "confusion": confusion,
+        "vague": vague(results),
+        "vague_by_half": {name: vague(items) for name, items in sorted(groups["half"].items(), reverse=True)},
+    }
+
+
+def answer_lines(scores: dict[str, Any]) -> list[str]:
+    """The report's section on national-report answers."""
+    hits, total = scores["accuracy"]
+    low, high = wilson(hits, total)
+    lines = [
+        "",
+        "## National-report answers (needs assessment)",
+        "",
+        f"`evaluation/data/answers_sample.jsonl`: {total} answers, 12 in each UN language, labels written "
+        "before any classifier. Challenge kind by the cue lists of `catalog/data/challenge_kinds.json` "
+        "(tuned on the odd-numbered answers only; the even-numbered half was held out); vague flag by the "
+        "product's own vague check. Intervals: 95% Wilson.",
+        "",
+        f"Challenge-kind accuracy: {hits}/{total} = {hits / total:.3f} [{low:.3f}, {high:.3f}].",
+        "",
+    ]
+    rows = []
+    for name, (part_hits, part_total) in scores["by_half"].items():
+        part_low, part_high = wilson(part_hits, part_total)
+        rows.append(
+            (
+                name,
+                f"{part_hits}/{part_total}",
+                f"{part_hits / part_total:.3f}",
+                f"[{part_low:.3f}, {part_high:.3f}]",
+            )
+        )
+    lines += _table(["half", "right", "accuracy", "95% interval"], rows)
+    lines += ["", "By language (one answer is 8 points of a language's accuracy):", ""]
+    lines += _table(
+        ["language", "right", "accuracy"],
+        [(name, f"{a}/{b}", f"{a / b:.3f}") for name, (a, b) in scores["by_language"].items()],
+    )
+    kinds = list(scores["confusion"])
+    lines += ["", "Confusion matrix (rows: label; columns: reader; `-`: no kind found):", ""]
+    lines += _table(
+        ["label \\ reader", *kinds, "-"],
+        [
+            (gold, *(str(counts[kind]) for kind in [*kinds, "-"]))
+            for gold, counts in scores["confusion"].items()
+        ],
+    )
+    vague = scores["vague"]
+    lines += [
+        "",
+        f"Vague check on the answers: recall {vague['caught']}/{vague['labelled']} = "
+        f"{vague['caught'] / vague['labelled']:.3f}, false alarms {vague['false_alarms']}/{vague['specific']} = "
+        f"{vague['false_alarms'] / vague['specific']:.3f} of the specific answers "
+        "(the check is the request reader's; nothing was tuned on these labels).",
+        "",
+    ]
+    lines += _table(
+        ["half", "vague caught", "false alarms"],
+        [
+            (name, f"{part['caught']}/{part['labelled']}", f"{part['false_alarms']}/{part['specific']}")
+            for name, part in scores["vague_by_half"].items()
+        ],
+    )
+    return lines
+
+
 def by_sector(run: QualityRun, system_name: str) -> dict[str, tuple[int, float]]:
     """nDCG@10 per sector; a need counts under its stated sectors, or its inferred ones."""
     tagger = KeywordTagger(load_taxonomy())
@@ -257,6 +386,10 @@ def write_report(run: QualityRun, out_dir: Path, *, sources: dict[str, str]) -> 
         "",
         f"Vague check against the set's `vague` labels: precision {_number(vague['precision'])}, recall "
         f"{_number(vague['recall'])} ({int(vague['flagged'])} flagged, {int(vague['labelled'])} labelled).",
+        "",
+    ]
+    lines += answer_lines(answer_scores())
+    lines += [
         "",
         "![systems and languages](quality.png)",
         "",

@@ -45,6 +45,17 @@ app.add_typer(match_app, name="match")
 app.add_typer(lifecycle_app, name="lifecycle")
 notify_app = typer.Typer(help="E-mail notices: deliver the outbox over SMTP.", no_args_is_help=True)
 app.add_typer(notify_app, name="notify")
+answers_app = typer.Typer(
+    help="National-report answers (Article 21) as statements of need for the assessment.",
+    no_args_is_help=True,
+)
+report_app = typer.Typer(help="Documents for the Conference of the Parties.", no_args_is_help=True)
+demo_app = typer.Typer(
+    help="Example data for a first look (clearly marked, removable).", no_args_is_help=True
+)
+app.add_typer(answers_app, name="answers")
+app.add_typer(report_app, name="report")
+app.add_typer(demo_app, name="demo")
 
 err = typer.echo
 
@@ -536,6 +547,155 @@ def lifecycle_run() -> None:
             reconfirm_after_days=settings.reconfirm_after_days,
             grace_days=settings.reconfirm_grace_days,
         )
+    typer.echo(report.summary())
+
+
+# --------------------------------------------------------------------------- needs assessment
+
+
+@answers_app.command("load")
+def answers_load(
+    files: Annotated[list[Path], typer.Argument(help="JSON Lines (.jsonl) or CSV (.csv) files.")],
+    drafts: Annotated[
+        bool,
+        typer.Option(
+            "--drafts", help="Make a draft need (for the Party to confirm) of each answer without one."
+        ),
+    ] = False,
+) -> None:
+    """Import free-text answers of national reports, all or nothing across every file.
+
+    Fields: party, cycle (e.g. 2021, 2025), question_id, question, answer, optional
+    language (other fields are ignored). Each answer is read like a need (language,
+    sectors, assistance types, vague flag, challenge kind). Answers are upserted by
+    (party, cycle, question_id): loading a file twice changes nothing. If any line is bad,
+    nothing is written and each problem is listed as FILE:LINE: field: message.
+    """
+    from catalog.answers import load_answer_files
+    from catalog.loaders import ImportRejected
+    from matcher.services.access import SYSTEM
+    from matcher.services.answers import make_drafts
+    from matcher.store.db import session_scope
+
+    store = open_store()
+    try:
+        with session_scope(store.sessions) as session:
+            report, stored = load_answer_files(session, files)
+            ids = [answer.id for answer in stored]
+    except ImportRejected as rejected:
+        for error in rejected.errors:
+            err(str(error), err=True)
+        err(f"import rejected: {len(rejected.errors)} problem(s); nothing was written", err=True)
+        raise typer.Exit(code=1) from None
+    for line in report.lines():
+        typer.echo(line)
+    if not report.changed:
+        typer.echo("nothing changed")
+    if drafts:
+        from matcher.store.models import ReportAnswer
+
+        service = _matching_service(store.settings)
+        with session_scope(store.sessions) as session:
+            _load_with_progress(service, session, 0, "loading the matching engine")
+            answers = list(session.scalars(select(ReportAnswer).where(ReportAnswer.id.in_(ids))))
+            made = make_drafts(session, SYSTEM, answers, matching=service)
+        typer.echo(f"draft needs: {made} made")
+
+
+@report_app.command("assessment")
+def report_assessment(
+    start: Annotated[
+        str | None, typer.Option("--from", help="First day (YYYY-MM-DD). Default: every record.")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD). Default: today.")] = None,
+    language: Annotated[str, typer.Option("--lang", help="Document language: en, fr or es.")] = "en",
+    file_format: Annotated[str, typer.Option("--format", help="pdf, docx or html.")] = "pdf",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output file. Default: assessment-LANG.FORMAT.")
+    ] = None,
+) -> None:
+    """Write the needs-assessment synthesis (Article 14(4)) from the database alone: sources
+    and coverage, needs by sector, assistance type, challenge kind, region and language,
+    vague statements and coaching, proposals and outcomes with amounts mobilised, unmet needs
+    and supply gaps, change since the previous period (the same length before --from), and a
+    method annex with the query behind every figure. PDF needs Chromium (Debian's package).
+    """
+    import datetime as dt
+
+    from matcher.documents.assessment import FORMATS, DocumentError, document_view, render
+    from matcher.documents.text import DOCUMENT_LANGUAGES
+    from matcher.services.access import SYSTEM
+    from matcher.services.assessment import build_assessment
+
+    if language not in DOCUMENT_LANGUAGES:
+        raise typer.BadParameter(f"one of {', '.join(DOCUMENT_LANGUAGES)}", param_hint="--lang")
+    if file_format not in FORMATS:
+        raise typer.BadParameter(f"one of {', '.join(FORMATS)}", param_hint="--format")
+    days = []
+    for value, hint in ((start, "--from"), (end, "--to")):
+        try:
+            days.append(dt.date.fromisoformat(value) if value else None)
+        except ValueError:
+            raise typer.BadParameter("a date as YYYY-MM-DD", param_hint=hint) from None
+    if days[0] and days[1] and days[0] > days[1]:
+        raise typer.BadParameter("--from is after --to", param_hint="--from")
+    store = open_store()
+    settings = store.settings
+    with store.sessions() as session:
+        assessment = build_assessment(
+            session,
+            SYSTEM,
+            start=days[0],
+            end=days[1],
+            unmet_threshold=settings.unmet_score_threshold,
+            unmet_after_days=settings.unmet_after_days,
+        )
+    try:
+        content = render(document_view(assessment, language), file_format)
+    except DocumentError as problem:
+        err(f"error: {problem}", err=True)
+        raise typer.Exit(code=2) from None
+    target = out or Path(f"assessment-{language}.{file_format}")
+    target.write_bytes(content)
+    typer.echo(f"wrote {target} ({len(content):,} bytes; {assessment['sources'].total} statements of need)")
+
+
+@demo_app.command("load")
+def demo_load() -> None:
+    """Add example needs (six languages, some vague), national-report answers, a survey
+    round, draft needs, decisions and outcomes with amounts, all marked as examples (ids
+    starting demo-, titles starting [Example]). A second load changes nothing."""
+    from matcher.services.demo import is_loaded, load_demo
+    from matcher.store.db import session_scope
+    from matcher.store.models import Offering
+
+    store = open_store()
+    with store.sessions() as session:
+        if is_loaded(session):
+            typer.echo("the demo data is already loaded (remove it with `matcher demo remove`)")
+            return
+    service = _matching_service(store.settings)
+    with session_scope(store.sessions) as session:
+        active = session.scalar(select(func.count()).select_from(Offering).where(Offering.active)) or 0
+        _load_with_progress(service, session, active * len(service.encoders), "embedding offerings")
+        report = load_demo(session, service)
+    typer.echo(report.summary())
+
+
+@demo_app.command("remove")
+def demo_remove() -> None:
+    """Remove every example of `matcher demo load` (and nothing else). Audit events stay:
+    they are append-only, and record the demo under the actor key:demo."""
+    from matcher.services.demo import remove_demo
+    from matcher.store.db import session_scope
+    from matcher.store.models import Offering
+
+    store = open_store()
+    service = _matching_service(store.settings)
+    with session_scope(store.sessions) as session:
+        active = session.scalar(select(func.count()).select_from(Offering).where(Offering.active)) or 0
+        _load_with_progress(service, session, active * len(service.encoders), "embedding offerings")
+        report = remove_demo(session, service)
     typer.echo(report.summary())
 
 

@@ -40,6 +40,16 @@ API_ROLES: tuple[str, ...] = ("party", "provider", "secretariat", "admin")
 MATCH_STATES: tuple[str, ...] = ("proposed", "accepted", "rejected", "introduced", "closed")
 # What came of an introduction, recorded by the secretariat.
 OUTCOMES: tuple[str, ...] = ("agreed", "funded", "declined", "no-response")
+# What a statement of need says is missing (matcher/engine/challenges.py reads it).
+CHALLENGE_KINDS: tuple[str, ...] = (
+    "capacity",
+    "financing",
+    "technology-access",
+    "information",
+    "institutional",
+)
+# Where a statement of need came from: a national report (Article 21) or a needs survey.
+ANSWER_SOURCES: tuple[str, ...] = ("report", "survey")
 
 
 @dataclass(frozen=True)

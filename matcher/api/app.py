@@ -41,7 +41,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matcher.api import web
-from matcher.api.routes import cases, keys, needs, offerings, operations, reference, review
+from matcher.api.routes import assessment, cases, keys, needs, offerings, operations, reference, review
 from matcher.api.schemas import ErrorOut
 from matcher.services.access import ServiceError
 from matcher.settings import Settings, get_settings
@@ -450,6 +450,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reference.router,
         keys.router,
         operations.router,
+        assessment.router,
     ):
         app.include_router(router)
 

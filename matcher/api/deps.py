@@ -62,6 +62,8 @@ DEFAULT_PAGE = DEFAULT_LIMIT
 NeedId = Annotated[str, Path(pattern=ID_PATTERN, description="A need's id, e.g. need-3f2a9c01b7e4.")]
 OfferingId = Annotated[str, Path(pattern=ID_PATTERN, description="An offering's id.")]
 ProposalId = Annotated[int, Path(ge=1, le=MAX_INT32, description="A proposal's id.")]
+AnswerId = Annotated[int, Path(ge=1, le=MAX_INT32, description="A report or survey answer's id.")]
+RoundId = Annotated[int, Path(ge=1, le=MAX_INT32, description="A survey round's id.")]
 KeyId = Annotated[str, Path(pattern=r"^k[0-9a-f]{12}$", description="A key's id, e.g. k1a2b3c4d5e6f.")]
 PartyFilter = Annotated[str | None, Query(pattern=ISO3_PATTERN, description="ISO3 code of the Party.")]
 ProviderFilter = Annotated[str | None, Query(pattern=PROVIDER_ID_PATTERN, description="A provider id.")]

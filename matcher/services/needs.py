@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import and_, false, select
 from sqlalchemy.orm import Session
 
+from matcher.engine.challenges import assess_statement
 from matcher.engine.domain import NeedProfile
 from matcher.engine.query import NeedQuery
 from matcher.engine.understanding import Coaching, Reading, default_reader
@@ -100,13 +101,17 @@ def list_needs(
 
 
 def _understand(need: Need) -> None:
-    """Fill the detected language (when none is given) and the inferred codes."""
-    reading = default_reader().read(
+    """Fill the detected language (when none is given), the inferred codes, and how the
+    needs assessment reads the text (vague flag, challenge kind)."""
+    reader = default_reader()
+    reading = reader.read(
         need.title, need.description, need.language, need.sectors or [], need.assistance_types or []
     )
     need.language = reading.language
     need.inferred_sectors = list(reading.inferred_sectors)
     need.inferred_assistance_types = list(reading.inferred_assistance_types)
+    need.vague, challenge = assess_statement(reader, need_profile(need), reading)
+    need.challenge_kind = challenge.kind
 
 
 def snapshot(need: Need) -> dict[str, Any]:
@@ -140,10 +145,18 @@ def _commit_and_reflect(session: Session, matching: MatchingService, need: Need)
 
 
 def create_need(
-    session: Session, principal: Principal, data: Mapping[str, Any], *, matching: MatchingService
+    session: Session,
+    principal: Principal,
+    data: Mapping[str, Any],
+    *,
+    matching: MatchingService,
+    draft: bool = False,
+    need_id: str | None = None,
 ) -> Need:
     """File a need and commit it. A party key files for its own Party; staff name the Party
-    in ``party``. The matching service reflects it before this returns."""
+    in ``party``. The matching service reflects it before this returns. ``draft``: the need
+    waits in ``draft`` (not matched, not counted as open) until the Party confirms it
+    (``confirm_draft``). ``need_id``: a chosen id (the demo data's ``demo-`` ids)."""
     if principal.role == "party":
         party = principal.party
         if data.get("party") and str(data["party"]).upper() != party:
@@ -162,7 +175,11 @@ def create_need(
     else:
         raise Forbidden("only a Party or the secretariat can file a need")
     _check_deadline(data.get("deadline"))
-    need = Need(id=f"need-{secrets.token_hex(6)}", party_iso3=party, status="submitted")
+    need = Need(
+        id=need_id or f"need-{secrets.token_hex(6)}",
+        party_iso3=party,
+        status="draft" if draft else "submitted",
+    )
     for name in EDITABLE:
         if name in data:
             setattr(need, name, data[name])
@@ -256,6 +273,50 @@ def withdraw_need(
     queue_notice(session, "need.status", need=need, details={"from": before, "to": "withdrawn"})
     _commit_and_reflect(session, matching, need)
     return need
+
+
+def confirm_draft(session: Session, principal: Principal, need_id: str, *, matching: MatchingService) -> Need:
+    """The Party (or the secretariat for it) confirms a draft need: it becomes ``submitted``
+    and is matched like any new need (the job is queued in the same commit)."""
+    need = get_need(session, principal, need_id)
+    _check_can_change(principal, need)
+    if need.status != "draft":
+        raise Conflict(
+            f"the need is {need.status}, not a draft", [{"loc": "status", "message": "must be draft"}]
+        )
+    need.status = "submitted"
+    session.flush()
+    audit(
+        session,
+        principal,
+        "need.confirm",
+        "need",
+        need.id,
+        before={"status": "draft"},
+        after={"status": "submitted"},
+    )
+    _commit_and_reflect(session, matching, need)
+    return need
+
+
+def discard_draft(
+    session: Session,
+    principal: Principal,
+    need_id: str,
+    *,
+    matching: MatchingService,
+    reason: str | None = None,
+) -> Need:
+    """Discard a draft need: it is withdrawn with a reason, never deleted, so the audit trail
+    and the answer it came from keep pointing at it (the assessment counts discarded drafts)."""
+    need = get_need(session, principal, need_id)
+    if need.status != "draft":
+        raise Conflict(
+            f"the need is {need.status}, not a draft", [{"loc": "status", "message": "must be draft"}]
+        )
+    return withdraw_need(
+        session, principal, need_id, matching=matching, reason=(reason or "").strip() or "draft discarded"
+    )
 
 
 def _proposals_of(session: Session, need: Need) -> list[Match]:

@@ -36,7 +36,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from matcher.taxonomy import (
+    ANSWER_SOURCES,
     API_ROLES,
+    CHALLENGE_KINDS,
     MATCH_STATES,
     NEED_STATUSES,
     OPEN_NEED_STATUSES,
@@ -173,6 +175,10 @@ class Need(Timestamped, Base):
         CheckConstraint(_in_list("status", NEED_STATUSES), name="need_status_known"),
         CheckConstraint("budget_usd IS NULL OR budget_usd >= 0", name="need_budget_non_negative"),
         Index("ix_needs_party_status", "party_iso3", "status"),
+        CheckConstraint(
+            f"challenge_kind IS NULL OR {_in_list('challenge_kind', CHALLENGE_KINDS)}",
+            name="need_challenge_kind_known",
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
@@ -192,6 +198,10 @@ class Need(Timestamped, Base):
     # The lifecycle asks the Party to reconfirm an idle need, and closes it if nobody does.
     reconfirm_requested_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     reconfirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # How the needs assessment reads the text, kept when the text is written (like the
+    # inferred codes) so that the assessment's figures are plain queries.
+    challenge_kind: Mapped[str | None] = mapped_column(String(24))
+    vague: Mapped[bool | None] = mapped_column(Boolean)
 
     party: Mapped[Party] = relationship()
 
@@ -237,6 +247,75 @@ class Match(Timestamped, Base):
 
     need: Mapped[Need] = relationship()
     offering: Mapped[Offering] = relationship()
+
+
+class ReportAnswer(Timestamped, Base):
+    """A statement of need from a national report (Article 21) or a needs survey: the
+    Party's free text, how it was read (language, codes, challenge kind, vague), and the
+    draft need it became, if any. One per (Party, cycle, question): a re-import updates it."""
+
+    __tablename__ = "report_answers"
+    __table_args__ = (
+        UniqueConstraint("party_iso3", "cycle", "question_id", name="report_answer_party_cycle_question"),
+        CheckConstraint(_in_list("source", ANSWER_SOURCES), name="report_answer_source_known"),
+        CheckConstraint(
+            f"challenge_kind IS NULL OR {_in_list('challenge_kind', CHALLENGE_KINDS)}",
+            name="report_answer_challenge_kind_known",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    party_iso3: Mapped[str] = mapped_column(ForeignKey("parties.iso3"), index=True)
+    cycle: Mapped[int] = mapped_column(Integer)
+    question_id: Mapped[str] = mapped_column(String(100))
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(8))
+    sectors: Mapped[list[str]] = mapped_column(default=list)
+    assistance_types: Mapped[list[str]] = mapped_column(default=list)
+    challenge_kind: Mapped[str | None] = mapped_column(String(24))
+    vague: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(8), default="report")
+    need_id: Mapped[str | None] = mapped_column(ForeignKey("needs.id"))
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    party: Mapped[Party] = relationship()
+
+
+class SurveyRound(Base):
+    """A needs survey the secretariat opens: Parties answer a short structured form until the deadline."""
+
+    __tablename__ = "survey_rounds"
+    __table_args__ = (CheckConstraint("opens <= deadline", name="survey_round_window_ordered"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(String(300))
+    opens: Mapped[dt.date] = mapped_column(Date)
+    deadline: Mapped[dt.date] = mapped_column(Date)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SurveyResponse(Base):
+    """One Party's answer to a survey round (resubmitting before the deadline replaces it)."""
+
+    __tablename__ = "survey_responses"
+    __table_args__ = (UniqueConstraint("round_id", "party_iso3", name="survey_response_round_party"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("survey_rounds.id"), index=True)
+    party_iso3: Mapped[str] = mapped_column(ForeignKey("parties.iso3"))
+    sectors: Mapped[list[str]] = mapped_column(default=list)
+    missing: Mapped[list[str]] = mapped_column(default=list)
+    assistance_types: Mapped[list[str]] = mapped_column(default=list)
+    free_text: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str | None] = mapped_column(String(8))
+    submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    need_id: Mapped[str | None] = mapped_column(ForeignKey("needs.id"))
+
+    round: Mapped[SurveyRound] = relationship()
 
 
 class Interest(Base):

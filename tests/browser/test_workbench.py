@@ -126,8 +126,17 @@ def test_no_console_errors_and_no_serious_accessibility_violations(site: Site) -
             "/programmes",
             "/verification",
             "/account",
+            "/assessment/survey",
+            "/assessment/answers",
         ],
-        "party": ["/requests", "/requests/new", f"/needs/{need}", f"/needs/{need}/edit", "/account"],
+        "party": [
+            "/requests",
+            "/requests/new",
+            f"/needs/{need}",
+            f"/needs/{need}/edit",
+            "/account",
+            "/survey",
+        ],
         "provider": ["/programmes", "/programmes/new", "/programmes/unep-chemicals-health/needs", "/account"],
     }
     for role, paths in visits.items():

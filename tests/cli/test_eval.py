@@ -84,6 +84,9 @@ def test_eval_writes_a_report_with_every_system(tmp_path: Path) -> None:
     assert "en (1)" in languages and "fr (1)" in languages and "es (1)" in languages
     assert re.search(r"\[[+-]\d\.\d{3}, [+-]\d\.\d{3}\]", systems_table)  # bootstrap intervals
     assert "Vague check" in report and "recall 1.000" in report
+    answers = report.split("## National-report answers")[1]
+    assert "Challenge-kind accuracy: " in answers and "| held out (even) |" in answers
+    assert "Confusion matrix" in answers and "Vague check on the answers: recall" in answers
     targets = report.split("## Targets")[1].split("## By need language")[0]
     for goal in (
         "| nDCG@10 | ≥ 0.75 |",

@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 from matcher.api.deps import NeedId, OfferingId, ProposalId
 from matcher.api.schemas import ISO3_PATTERN, PROVIDER_ID_PATTERN, RejectBody
 from matcher.api.web.amounts import read_amount
+from matcher.api.web.assessment import words_for
 from matcher.api.web.session import (
+    NATIVE_NAMES,
     TAXONOMY,
     back,
     check_csrf,
@@ -30,6 +32,7 @@ from matcher.api.web.session import (
     safe_next,
     signed_in,
 )
+from matcher.documents.text import DOCUMENT_LANGUAGES
 from matcher.services import cases, review
 from matcher.services import interests as interest_service
 from matcher.services import offerings as offering_service
@@ -403,6 +406,8 @@ def report_page(request: Request) -> Response:
             peak=peak,
             by_type=report.by_assistance_type().most_common(),
             by_language=report.by_language().most_common(),
+            assessment_words=words_for(request)[1],
+            assessment_languages=[(code, NATIVE_NAMES[code]) for code in DOCUMENT_LANGUAGES],
         )
 
 

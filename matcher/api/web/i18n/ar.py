@@ -53,6 +53,7 @@ TEXT: dict[str, str] = {
     "report": "الاحتياجات غير الملبّاة",
     "requests": "طلباتي",
     "new_request": "طلب جديد",
+    "survey_nav": "استبيان الاحتياجات",
     "offerings": "برامجي",
     "new_offering": "برنامج جديد",
     "signed_in_as": "مسجّل الدخول بصفة",

@@ -53,6 +53,7 @@ TEXT: dict[str, str] = {
     "report": "Unmet needs",
     "requests": "My requests",
     "new_request": "New request",
+    "survey_nav": "Needs survey",
     "offerings": "My programmes",
     "new_offering": "New programme",
     "signed_in_as": "Signed in as",

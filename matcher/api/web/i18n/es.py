@@ -53,6 +53,7 @@ TEXT: dict[str, str] = {
     "report": "Necesidades no atendidas",
     "requests": "Mis solicitudes",
     "new_request": "Nueva solicitud",
+    "survey_nav": "Encuesta sobre necesidades",
     "offerings": "Mis programas",
     "new_offering": "Nuevo programa",
     "signed_in_as": "Sesión iniciada como",

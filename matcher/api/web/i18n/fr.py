@@ -53,6 +53,7 @@ TEXT: dict[str, str] = {
     "report": "Besoins non satisfaits",
     "requests": "Mes demandes",
     "new_request": "Nouvelle demande",
+    "survey_nav": "Enquête sur les besoins",
     "offerings": "Mes programmes",
     "new_offering": "Nouveau programme",
     "signed_in_as": "Connecté en tant que",

@@ -54,6 +54,7 @@ TEXT: dict[str, str] = {
     "report": "Неудовлетворённые потребности",
     "requests": "Мои запросы",
     "new_request": "Новый запрос",
+    "survey_nav": "Опрос о потребностях",
     "offerings": "Мои программы",
     "new_offering": "Новая программа",
     "signed_in_as": "Вы вошли как",

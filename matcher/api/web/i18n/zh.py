@@ -53,6 +53,7 @@ TEXT: dict[str, str] = {
     "report": "未满足的需求",
     "requests": "我的请求",
     "new_request": "新请求",
+    "survey_nav": "需求调查",
     "offerings": "我的方案",
     "new_offering": "新方案",
     "signed_in_as": "当前登录身份",
