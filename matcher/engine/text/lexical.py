@@ -49,17 +49,26 @@ _ARABIC_LETTER_VARIANTS = str.maketrans(
 )
 
 # A deliberately short list per language: function words that carry no topic. Written in
-# unfolded form; they go through the same normalisation as the text before comparison.
-_STOPWORDS_BY_LANGUAGE: dict[str, str] = {
+# unfolded form; they go through the same normalisation as the text before comparison. Also
+# read by the keyword tagger (words it skips when measuring the distance inside a phrase) and
+# by explanations (never a matched term).
+STOPWORDS_BY_LANGUAGE: dict[str, str] = {
     "en": """a an and are as at be been but by for from has have in into is it its of on or our
-        such that the their there these this those to was we were which will with""",
-    "fr": """a au aux avec ce ces cette d dans de des du elle en est et il ils l la le les leur leurs
-        mais ne nos notre nous ou par pas plus pour qu qui que sa se ses son sont sur un une""",
-    "es": """a al con como de del el en es esta este estos la las lo los mas nuestra nuestro nos
-        o para pero por que se sin sobre su sus un una y""",
+        such that the their there these this those to was we were which will with not no all any
+        can could would should may must also other than then they them us you your i he she so if
+        do does did per via each both within without about over under between after before up out
+        only more most some who what how where when""",
+    "fr": """a à au aux avec ce ces cette d dans de des du elle en est et il ils l la le les leur leurs
+        mais ne nos notre nous ou où par pas plus pour qu qui que sa se ses son sont sur un une
+        y afin ainsi aussi entre chez vers sans sous été être avoir ont ont tout tous toute toutes""",
+    "es": """a al con como de del el en es esta este estos estas la las lo los mas más nuestra nuestro
+        nuestras nuestros nos o para pero por que se sin sobre su sus un una unos unas y e ya muy
+        entre hacia desde hasta cada le les ha han son está están ser sido""",
     "ru": """а в во для до и из или как к на не но о об от по при с со так что это мы наш наша
-        наши у""",
-    "ar": """في من على إلى عن مع هذا هذه ذلك التي الذي و او أو ان أن إن كما لا ما تم نحن""",
+        наши у же также а ли бы все всех его ее их он она они который которые которых этот эти
+        этих между через над под без""",
+    "ar": """في من على إلى عن مع هذا هذه ذلك التي الذي الذين و او أو ان أن إن كما لا ما تم نحن
+        قد كل بين حيث ثم أي لدى لدينا هو هي هم إلى عند ضمن خلال""",
     "zh": "的 了 和 与 及 在 是 我们 我 这 为 对",
 }
 
@@ -106,7 +115,7 @@ def _split(text: str) -> list[str]:
 
 def _build_stopwords(*, fold_accents: bool) -> frozenset[str]:
     words: set[str] = set()
-    for listing in _STOPWORDS_BY_LANGUAGE.values():
+    for listing in STOPWORDS_BY_LANGUAGE.values():
         for word in listing.split():
             words.update(_split(_fold(word, fold_accents=fold_accents)))
     return frozenset(words)
