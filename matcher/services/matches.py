@@ -41,7 +41,7 @@ def need_matches(
             raise Conflict(f"the need is {need.status}: it is no longer matched")
         party = need.party
         ranking = service.rank_need(session, need_profile(need), party_profile(party), k=k, today=today)
-        coaching = coaching_for(need, [item.score for item in ranking.results], query=ranking.query)
+        coaching = coaching_for(need, query=ranking.query)
         return {
             "need_id": need.id,
             "vague": coaching.vague,

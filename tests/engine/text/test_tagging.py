@@ -43,9 +43,12 @@ def test_mercury_inside_a_phrase_is_required(tagger: KeywordTagger) -> None:
 
 
 def test_a_need_is_tagged_with_its_own_language_s_keywords(tagger: KeywordTagger) -> None:
-    text = "Le pays ne dispose pas de données sur le mercure."
-    assert "waste" in tagger.tag(text).codes("sectors")  # the English stem "dispos" (disposal) fires
-    assert "waste" not in tagger.tag(text, "fr").codes("sectors")
+    text = "Les piles de l'usine."  # "piles" are batteries in French, stacks of something in English
+    assert "products" in tagger.tag(text, "fr").codes("sectors")
+    assert "products" not in tagger.tag(text, "en").codes("sectors")
+    assert "waste" not in tagger.tag("Le pays ne dispose pas de données sur le mercure.", "fr").codes(
+        "sectors"
+    )
     assert "waste" in tagger.tag("Élimination des déchets de mercure", "fr").codes("sectors")
 
 
