@@ -95,7 +95,8 @@ def test_the_query_holds_what_each_role_embeds() -> None:
         ENGLISH: [query.english_text],
         SENTENCES: list(query.sentences),
     }
-    assert "kiln" in query.english_terms
+    assert "kiln" in query.own_terms  # the counterpart of the keyword the Party matched
+    assert ("four à ciment", "cement kiln") in query.translations
 
 
 def test_the_query_is_immutable() -> None:

@@ -180,17 +180,46 @@ class LexicalIndex:
         return np.asarray(self._retriever.get_scores_from_ids(token_ids), dtype=np.float32)
 
 
-# A sentence ends at . ! ? (and their Arabic and Chinese forms) followed by space, or right
-# after a Chinese full stop, which takes no space. Abbreviations such as "e.g." may split a
-# sentence in two; for matching sentence pairs that costs nothing.
+# A sentence ends at . ! ? ; (and their Arabic and Chinese forms) followed by space, or right
+# after a Chinese full stop, which takes no space. A full stop is no end after an abbreviation
+# or an initial ("Art. 8", "e.g. cement", "No. 12", "p. ej. el", "ст. 8", "J. Smith"), nor when
+# the next word starts in lower case or with a digit: sentence pairs are shown to the Party,
+# and a sentence cut at "Art." reads as nonsense.
 _HAN_CHAR = re.compile(f"[{_HAN_RANGES}]")
 _SENTENCE_END = re.compile(r"(?<=[.!?؟;])\s+|(?<=[。！？；])")
+_LAST_WORD = re.compile(r"(\S+)$")
+_ABBREVIATION_LIST = """art. arts. e.g. i.e. no. nos. nr. n° vol. ch. para. paras. sec. fig. dr. mr. mrs. ms. st.
+    vs. approx. cf. inc. ltd. co. corp. dept. min. gov. u.s. u.k. ann. annex. p. pp. ej. p.ej.
+    núm. sr. sra. dra. ing. lic. av. ref. mme. mlle. env. cap. ст. стст. п. пп. г. гг. им. напр.
+    см. рис. т.е. т. е. тыс. млн. млрд. руб. ул. д. ср."""
+ABBREVIATIONS = frozenset(_ABBREVIATION_LIST.split())
+
+
+def _ends_sentence(text: str, start: int, end: int) -> bool:
+    """Whether the gap ``text[start:end]`` after a sentence mark really ends a sentence."""
+    if text[start - 1] != ".":
+        return True
+    following = text[end : end + 1]
+    if following and (following.islower() or following.isdigit()):
+        return False
+    found = _LAST_WORD.search(text, 0, start)
+    last = found.group(1).lower() if found else ""
+    last = last.lstrip("(\"'«“")
+    is_initial = len(last) == 2 and last[0].isalpha()
+    return not (is_initial or last in ABBREVIATIONS)
 
 
 def sentences(text: str, *, minimum_length: int = 12) -> list[str]:
     """Split ``text`` into sentences, dropping fragments shorter than ``minimum_length``
     characters (a Han character counts as three: it carries a word); the whole text when
-    nothing is left."""
-    parts = [part.strip() for part in _SENTENCE_END.split(text)]
+    nothing is left. Abbreviations and initials do not end a sentence."""
+    parts: list[str] = []
+    begin = 0
+    for boundary in _SENTENCE_END.finditer(text):
+        start, end = boundary.span()
+        if start > 0 and _ends_sentence(text, start, end):
+            parts.append(text[begin:start].strip())
+            begin = end
+    parts.append(text[begin:].strip())
     kept = [part for part in parts if len(part) + 2 * len(_HAN_CHAR.findall(part)) >= minimum_length]
     return kept or [text.strip()]

@@ -275,12 +275,15 @@ def keyword_glossary(
     English keyword or label *of the same code* closest to it under ``encode``, a
     multilingual sentence encoder returning unit-length rows ("four à ciment" → "cement
     kiln", "有色金属冶炼" → "non-ferrous metals smelting"). Restricting the choice to the same
-    code keeps a poor embedding from jumping to another subject.
+    code keeps a poor embedding from jumping to another subject, and a keyword that belongs
+    to a sub-sector is paired within that sub-sector first, under the sub-sector's code and
+    its sector's alike: within the whole of ``emissions``, "мусоросжигательные заводы" came
+    out as "cement plants"; within ``emissions/waste-incineration`` it is "incineration plant".
     """
-    families = (*taxonomy.sectors.values(), *taxonomy.assistance_types.values())
     phrases: dict[str, int] = {}
     plan: list[tuple[str, list[str], list[str]]] = []
-    for code in families:
+
+    def lists(code: Code) -> tuple[list[str], list[str]]:
         by_language = {
             language: [*keywords, code.label.get(language, "")]
             for language, keywords in code.keywords.items()
@@ -293,6 +296,16 @@ def keyword_glossary(
             for phrase in dict.fromkeys(keywords)
             if phrase.strip() and phrase not in english  # "pesticides" needs no translation
         ]
+        return english, others
+
+    subsector_of: dict[tuple[str, str], str] = {}  # (sector, keyword) -> its sub-sector
+    codes = (*taxonomy.subsectors.values(), *taxonomy.sectors.values(), *taxonomy.assistance_types.values())
+    for code in codes:
+        english, others = lists(code)
+        if code.parent is not None:
+            subsector_of.update({(code.parent, phrase): code.code for phrase in others})
+        else:
+            others = [phrase for phrase in others if (code.code, phrase) not in subsector_of]
         if english and others:
             plan.append((code.code, english, others))
             for phrase in (*english, *others):
@@ -305,14 +318,24 @@ def keyword_glossary(
         similarity = vectors[[phrases[p] for p in others]] @ vectors[[phrases[p] for p in english]].T
         for phrase, best in zip(others, similarity.argmax(axis=1), strict=True):
             glossary[(code_name, phrase)] = english[int(best)]
+    for (sector, phrase), subsector in subsector_of.items():
+        if (subsector, phrase) in glossary:
+            glossary[(sector, phrase)] = glossary[(subsector, phrase)]
     return glossary
+
+
+def glossary_pairs(evidence: TagEvidence, glossary: Glossary) -> list[tuple[str, str]]:
+    """(keyword as the taxonomy writes it, English counterpart) of every non-English keyword
+    that matched, in match order, each keyword once."""
+    pairs: dict[str, str] = {}
+    for code, keywords in evidence.matched_keywords.items():
+        for keyword in keywords:
+            english = glossary.get((code, keyword))
+            if english and keyword not in pairs:
+                pairs[keyword] = english
+    return list(pairs.items())
 
 
 def english_equivalents(evidence: TagEvidence, glossary: Glossary) -> list[str]:
     """English counterparts of the non-English keywords that matched, in match order."""
-    found = (
-        glossary.get((code, keyword))
-        for code, keywords in evidence.matched_keywords.items()
-        for keyword in keywords
-    )
-    return list(dict.fromkeys(phrase for phrase in found if phrase))
+    return list(dict.fromkeys(english for _, english in glossary_pairs(evidence, glossary)))
