@@ -98,3 +98,14 @@ def test_vague_check_on_the_labelled_dev_needs(reader: RequestReader) -> None:
     true_positives = len(flagged & labelled)
     assert true_positives / len(flagged) >= 0.8
     assert true_positives / len(labelled) >= 0.8
+
+
+def test_vague_check_on_the_team_s_request_set(reader: RequestReader) -> None:
+    """Measured (README): 48 of 48 vague requests found, 2 false alarms of 96 (both in the
+    untouched half); the acceptance bar is 90% found with at most 5% false alarms."""
+    from evaluation.dataset import REQUEST_NEEDS, load_understanding_cases
+    from evaluation.quality import vague_scores
+
+    scores = vague_scores(load_understanding_cases(REQUEST_NEEDS), reader)
+    assert scores["recall"] >= 0.9
+    assert scores["false_alarms"] <= 0.05
