@@ -116,7 +116,8 @@ def offering_matches(
         session, offering.id, k=k, include_confidential=include_confidential, today=today
     )
     if min_score is not None:
-        results = [item for item in results if item.score >= min_score]
+        # Compared as shown (six decimals): a cut-off copied from a shown score keeps that need.
+        results = [item for item in results if round(item.score, 6) >= min_score]
     needs = {
         need.id: need
         for need in session.scalars(select(Need).where(Need.id.in_([r.need_id for r in results])))

@@ -50,7 +50,7 @@ ACTIONS = {"accepted": "match.accept", "rejected": "match.reject", "introduced":
 NOTICES = {"accepted": "proposal.accepted", "introduced": "proposal.introduced"}
 # Parts of an explanation that quote the need's own words: kept from providers when the
 # need is confidential.
-QUOTES_NEED = ("sentence_pair", "matched_terms")
+QUOTES_NEED = ("sentence_pair", "matched_terms", "matched_pairs")
 
 
 @dataclass(frozen=True)
