@@ -20,6 +20,9 @@ from matcher.taxonomy import bundled_catalog_dir
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_NEEDS = DATA_DIR / "dev_needs.jsonl"
 DEFAULT_QRELS = DATA_DIR / "dev_qrels.json"
+REQUEST_NEEDS = DATA_DIR / "requests.jsonl"  # the team's multilingual request set (REQUESTS.md)
+REQUEST_QRELS = DATA_DIR / "requests_qrels.json"
+EXAMPLE_NEEDS = DATA_DIR / "understanding_examples.jsonl"  # written with the vague definition
 
 
 def default_offerings() -> Path:
@@ -42,6 +45,49 @@ class LabelledSet:
     def judged_needs(self) -> list[NeedProfile]:
         """The needs that have at least one judgment (the ones metrics average over)."""
         return [need for need in self.needs if self.qrels.get(need.id)]
+
+
+@dataclass(frozen=True)
+class UnderstandingCase:
+    """A need with the labels of request understanding: the ``vague`` flag and the gold codes
+    (``expected_sectors`` / ``expected_assistance_types`` where the file has them, as the
+    request set does; the stated codes otherwise, as in the dev set)."""
+
+    need: NeedProfile
+    vague: bool
+    sectors: tuple[str, ...]
+    assistance_types: tuple[str, ...]
+
+
+def load_understanding_cases(path: Path) -> list[UnderstandingCase]:
+    """The needs of a JSON Lines file (validated like any import) with their labels."""
+    rows: list[NeedRow] = _read(path, "needs")
+    labels = {
+        str(record.get("id")): record
+        for record in map(json.loads, filter(str.strip, path.read_text(encoding="utf-8").splitlines()))
+    }
+    cases = []
+    for row in rows:
+        label = labels[row.id]
+        need = NeedProfile(
+            id=row.id,
+            party=row.party,
+            title=row.title,
+            description=row.description,
+            language=row.language,
+            sectors=tuple(row.sectors),
+            assistance_types=tuple(row.assistance_types),
+            budget_usd=row.budget_usd,
+        )
+        cases.append(
+            UnderstandingCase(
+                need=need,
+                vague=bool(label.get("vague", False)),
+                sectors=tuple(label.get("expected_sectors", row.sectors)),
+                assistance_types=tuple(label.get("expected_assistance_types", row.assistance_types)),
+            )
+        )
+    return cases
 
 
 def _read(path: Path, kind: str) -> list:

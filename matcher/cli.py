@@ -316,7 +316,7 @@ def rank(
                     raise RuntimeError(f"need {need_id!r} or its Party is missing from the temporary store")
                 query = service.prepare(need_profile(need))
                 ranking = service.rank_need(session, query, party_profile(party), k=k)
-                coaching = reader.assess(query, scores=[item.score for item in ranking.results])
+                coaching = reader.assess(query)
                 lines.append(
                     json.dumps(
                         {

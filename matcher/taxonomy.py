@@ -32,9 +32,6 @@ PROVIDER_KINDS: tuple[str, ...] = (
 PARTY_STATUSES: tuple[str, ...] = ("developing", "transition", "developed")
 NEED_STATUSES: tuple[str, ...] = ("draft", "submitted", "in_review", "matched", "closed", "withdrawn")
 OPEN_NEED_STATUSES: tuple[str, ...] = ("submitted", "in_review")
-GENERAL_SECTOR = (
-    "cross-cutting"  # the taxonomy's catch-all: ratification, legislation, general implementation
-)
 FINAL_NEED_STATUSES: tuple[str, ...] = ("withdrawn", "closed")  # a need in these can no longer change
 API_ROLES: tuple[str, ...] = ("party", "provider", "secretariat", "admin")
 MATCH_STATES: tuple[str, ...] = ("proposed", "accepted", "rejected", "introduced", "closed")
@@ -54,13 +51,20 @@ ANSWER_SOURCES: tuple[str, ...] = ("report", "survey")
 
 @dataclass(frozen=True)
 class Code:
-    """One taxonomy entry (a sector, an assistance type or a region)."""
+    """One taxonomy entry (a sector, an assistance type, a region or a sub-sector).
+
+    ``subsectors`` (sectors only, optional in the file) are the industries or activities a
+    sector covers, each a ``Code`` of its own with a ``parent`` and a code written
+    ``sector/name`` (``emissions/non-ferrous-smelting``): labels and keywords in six
+    languages, no definition."""
 
     code: str
     label: dict[str, str]
     definition: dict[str, str] = field(default_factory=dict)
     keywords: dict[str, tuple[str, ...]] = field(default_factory=dict)
     articles: tuple[str, ...] = ()
+    subsectors: dict[str, Code] = field(default_factory=dict)
+    parent: str | None = None
 
     def label_in(self, language: str) -> str:
         return self.label.get(language) or self.label.get("en") or self.code
@@ -74,9 +78,14 @@ class Taxonomy:
     sectors: dict[str, Code]
     assistance_types: dict[str, Code]
 
+    @property
+    def subsectors(self) -> dict[str, Code]:
+        """Every sector's sub-sectors by code, in file order (empty for a taxonomy without)."""
+        return {code: entry for sector in self.sectors.values() for code, entry in sector.subsectors.items()}
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Taxonomy:
-        def codes(entries: list[dict[str, Any]]) -> dict[str, Code]:
+        def codes(entries: list[dict[str, Any]], parent: str | None = None) -> dict[str, Code]:
             return {
                 entry["code"]: Code(
                     code=entry["code"],
@@ -84,6 +93,8 @@ class Taxonomy:
                     definition=dict(entry.get("definition", {})),
                     keywords={lang: tuple(words) for lang, words in entry.get("keywords", {}).items()},
                     articles=tuple(entry.get("articles", ())),
+                    subsectors=codes(entry.get("subsectors", ()), entry["code"]),
+                    parent=parent,
                 )
                 for entry in entries
             }

@@ -22,9 +22,9 @@ from matcher.engine.text.lexical import tokenize
 from matcher.engine.text.tagging import KeywordTagger
 from matcher.taxonomy import GENERAL_SECTOR, PARTY_STATUSES, UN_LANGUAGES, Taxonomy
 
-# Per offering, what depends only on its text and codes: its distinct content terms and its
-# code profile.
-_Artefacts = tuple[set[str], np.ndarray]
+# Per offering, what depends only on its text and codes: its distinct content terms, its
+# code profile and the sub-sectors its description mentions.
+_Artefacts = tuple[set[str], np.ndarray, tuple[str, ...]]
 _OPEN_END = 10**9  # ordinal of a window that never closes
 
 
@@ -53,12 +53,13 @@ class Catalogue:
             key = _artefact_key(offering)
             self._artefacts[key] = previous.get(key) or _offering_artefacts(offering, tagger, codes)
         artefacts = [self._artefacts[_artefact_key(offering)] for offering in self.offerings]
-        self.terms: list[set[str]] = [terms for terms, _ in artefacts]
+        self.terms: list[set[str]] = [terms for terms, _, _ in artefacts]
         self.code_profiles = (
-            np.vstack([profile for _, profile in artefacts])
+            np.vstack([profile for _, profile, _ in artefacts])
             if artefacts
             else np.zeros((0, len(codes)), dtype=np.float32)
         )
+        self.mentioned_subsectors: list[tuple[str, ...]] = [found for _, _, found in artefacts]
         self.document_frequency: dict[str, int] = {}
         for terms in self.terms:
             for term in terms:
@@ -88,6 +89,12 @@ class Catalogue:
             return matrix
 
         self.sectors = membership(lambda o: o.sectors, self.sector_column)
+        # Sub-sectors are not listed by providers: they come from each description's tagging.
+        self.subsector_column = {code: column for column, code in enumerate(taxonomy.subsectors)}
+        self.subsector_parent = {code: entry.parent for code, entry in taxonomy.subsectors.items()}
+        mentioned = dict(zip((o.id for o in offerings), self.mentioned_subsectors, strict=True))
+        self.subsectors = membership(lambda o: mentioned[o.id], self.subsector_column)
+        self.sector_count = self.sectors.sum(axis=1)
         self.types = membership(lambda o: o.assistance_types, self.type_column)
         # float32 copies for matrix products: a bool matrix would be cast (copied) on every query.
         self.sector_weights = self.sectors.astype(np.float32)
@@ -152,7 +159,9 @@ def _artefact_key(offering: OfferingProfile) -> tuple[str, str]:
 
 
 def _offering_artefacts(offering: OfferingProfile, tagger: KeywordTagger, codes: CodeSpace) -> _Artefacts:
-    """The offering's distinct content terms and its unit-length code profile."""
+    """The offering's distinct content terms, its unit-length code profile and the
+    sub-sectors its description mentions."""
     terms = set(tokenize(offering.text, remove_stopwords=True))
     mentioned = tagger.tag(offering.description)
-    return terms, codes.offering_profile((*offering.sectors, *offering.assistance_types), mentioned)
+    profile = codes.offering_profile((*offering.sectors, *offering.assistance_types), mentioned)
+    return terms, profile, mentioned.codes("subsectors")

@@ -10,6 +10,9 @@ Score of a candidate (higher is better; roughly 0–1.5, not a probability):
   + weights.sector_inferred    · share of the inferred-sector evidence the offering covers
   + weights.type_stated / type_inferred  (the same for assistance types)
   + weights.concept            · cosine of the need's and the offering's code profiles
+  − weights.subsector          · [the offering is a specialist of another industry of the
+                                 need's sector] (``subsector_fit``), weighted by the need's
+                                 sub-sector evidence
   + weights.language           · [the offering works in the need's language]
   + weights.country_focus      · [the offering names the Party in its country list]
                                  × share of the need's sector evidence the offering covers
@@ -98,6 +101,7 @@ def component_arrays(
             exclude=need.assistance_types,
         )[rows],
         "concept": w.concept * (catalogue.code_profiles @ query.code_profile)[rows],
+        "subsector": w.subsector * subsector_fit(evidence.subsectors, catalogue)[rows],
         "language": w.language * language,
         "country_focus": w.country_focus * country_focus,
         "generality": w.generality * (1.0 - query.specificity) * catalogue.general[rows],
@@ -109,6 +113,43 @@ def component_arrays(
         # whole-text cosine.
         "sentence": w.sentence * multilingual,
     }
+
+
+def subsector_fit(subsectors: Mapping[str, float], catalogue: Catalogue) -> np.ndarray:
+    """Per catalogue row, in [-1, 0]: minus the share of the need's sub-sector evidence whose
+    sub-sector the offering is a *specialist of another industry* for.
+
+    An offering is such a specialist for the need's sub-sector ``s`` when it lists no sector
+    but ``s``'s own and its description names sub-sectors of that sector, none of them ``s``:
+    the cement partnership area for a tin smelter. Everyone else gets 0, broad programmes
+    included. (Crediting +1 to every offering whose description names ``s`` was measured
+    too and dropped: descriptions name many things in passing, and the credit lifted a
+    cosmetics programme that mentions customs for customs requests: dev nDCG@10 0.721 →
+    0.693.)"""
+    fit = np.zeros(len(catalogue))
+    total = sum(score for code, score in subsectors.items() if code in catalogue.subsector_column)
+    if total <= 0:
+        return fit
+    for code, score in subsectors.items():
+        column = catalogue.subsector_column.get(code)
+        sector = catalogue.sector_column.get(catalogue.subsector_parent.get(code) or "")
+        if column is None or sector is None:
+            continue
+        siblings = [
+            catalogue.subsector_column[other]
+            for other, parent in catalogue.subsector_parent.items()
+            if parent == catalogue.subsector_parent[code] and other != code
+        ]
+        if not siblings:
+            continue
+        specialist = (
+            (catalogue.sector_count == 1)
+            & catalogue.sectors[:, sector]
+            & catalogue.subsectors[:, siblings].any(axis=1)
+            & ~catalogue.subsectors[:, column]
+        )
+        fit -= (score / total) * specialist
+    return fit
 
 
 @dataclass(frozen=True)

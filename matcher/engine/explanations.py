@@ -5,11 +5,17 @@ An explanation holds the score's components, the sectors and assistance types ma
 constraints passed, the budget fit, the unverified flag and the notice that this is a
 suggestion for secretariat review, not a decision. It is JSON-ready: the API, ``matcher
 rank`` and stored proposals carry it as is.
+
+Matched terms credit only what the Party wrote (``NeedQuery.own_terms``): its own words, and
+the English counterparts of the keywords its text matched. ``matched_terms`` is the list of
+those terms found in the offering (English strings, as before); ``matched_pairs`` shows each
+counterpart beside the Party's wording (``{"need": "fundición de estaño", "english": "tin
+smelting"}``), so a translation is never passed off as the Party's word.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from matcher.engine.catalogue import Catalogue
@@ -54,6 +60,7 @@ def explain(
         "matched_terms": matching_terms(query, catalogue, catalogue.position[offering.id])[
             :MATCHED_TERMS_SHOWN
         ],
+        "matched_pairs": matching_pairs(query, catalogue, catalogue.position[offering.id]),
         "sentence_pair": sentence_pair.as_dict() if sentence_pair is not None else None,
         "constraints_passed": list(CONSTRAINTS),
         "budget": budget_note(need.budget_usd, offering.funding_min_usd, offering.funding_max_usd),
@@ -62,20 +69,35 @@ def explain(
     }
 
 
-def matching_terms(query: NeedQuery, catalogue: Catalogue, row: int) -> list[str]:
-    """Terms of the need-in-English text found in the offering at ``row``, rarest (most
-    telling) first. Terms found in more than ``COMMON_TERM_SHARE`` of the catalogue
-    ("mercury", "support") explain nothing and are left out."""
+def _telling(catalogue: Catalogue, row: int) -> Callable[[str], bool]:
+    """Whether a term is in the offering at ``row`` and telling: terms found in more than
+    ``COMMON_TERM_SHARE`` of the catalogue ("mercury", "support") explain nothing."""
     terms = catalogue.terms[row]
     size = len(catalogue)
     common = COMMON_TERM_SHARE * size
     frequency = catalogue.document_frequency
-    shared = [
-        term
-        for term in query.english_terms
-        if term in terms and (size < SMALL_CATALOGUE or frequency.get(term, 0) <= common)
-    ]
+    return lambda term: term in terms and (size < SMALL_CATALOGUE or frequency.get(term, 0) <= common)
+
+
+def matching_terms(query: NeedQuery, catalogue: Catalogue, row: int) -> list[str]:
+    """The need's own terms (``NeedQuery.own_terms``) found in the offering at ``row``,
+    rarest (most telling) first."""
+    telling = _telling(catalogue, row)
+    frequency = catalogue.document_frequency
+    shared = [term for term in query.own_terms if telling(term)]
     return sorted(shared, key=lambda term: (frequency.get(term, 0), term))
+
+
+def matching_pairs(query: NeedQuery, catalogue: Catalogue, row: int) -> list[dict[str, str]]:
+    """The translations behind matched terms: each keyword the need matched, as the taxonomy
+    writes it, with its English counterpart, when a term of the counterpart is in the offering
+    at ``row``."""
+    telling = _telling(catalogue, row)
+    return [
+        {"need": need, "english": english}
+        for need, english, terms in query.translation_terms
+        if any(telling(term) for term in terms)
+    ][:MATCHED_TERMS_SHOWN]
 
 
 def budget_note(budget: float | None, low: float | None, high: float | None) -> dict[str, Any]:

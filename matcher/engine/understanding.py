@@ -4,8 +4,8 @@ The secretariat's study of Article 14 requests found Parties writing that they l
 "resources" or "capacity" without naming equipment, skills, financing or infrastructure.
 ``assess`` flags such a need and says, in the need's language, what to add. A vague need
 is still ranked (general-purpose programmes suit it); the flag is advice, not a refusal.
-The check itself (no specific subject, and generic wording or no clear leader) lives in
-``matcher.engine.vagueness``, beside the score's reading of the same inputs.
+What vague means (no concrete subject named, whatever the length) is defined once, in
+``matcher.engine.vagueness``, which the score's specificity reads too.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from matcher.engine.domain import NeedProfile
 from matcher.engine.query import NeedQuery
 from matcher.engine.text.language import LanguageDetector, default_detector
 from matcher.engine.text.tagging import KeywordTagger, TagEvidence
-from matcher.engine.vagueness import GENERIC_WORDING, SPECIFIC_EVIDENCE, Vagueness
+from matcher.engine.vagueness import GENERIC_WORDING, Vagueness
 from matcher.taxonomy import GENERAL_SECTOR, Taxonomy, load_taxonomy
 
 # Sector examples named in the coaching message (all sectors are listed as options).
 EXAMPLE_SECTORS = ("asgm", "products", "waste", "emissions", "contaminated-sites")
+CLEAR_TYPE_EVIDENCE = 2.0  # assistance-type evidence from which the kind of help is evident
 
 
 @dataclass(frozen=True)
@@ -140,13 +141,9 @@ class RequestReader:
             ),
         )
 
-    def assess(
-        self,
-        need: NeedQuery | NeedProfile,
-        evidence: TagEvidence | None = None,
-        scores: Sequence[float] | None = None,
-    ) -> Coaching:
-        """The vague check and what to add. ``scores``: the need's ranked scores, best first.
+    def assess(self, need: NeedQuery | NeedProfile, evidence: TagEvidence | None = None) -> Coaching:
+        """The vague check and what to add. The verdict reads the need's content only (never
+        its ranking: a flat ranking says nothing about what the Party wrote).
 
         Give the need's prepared ``NeedQuery`` (its tagging is reused), or a ``NeedProfile``
         with, when known, its ``evidence`` (this reader's tagger's reading of ``need.text``
@@ -162,7 +159,7 @@ class RequestReader:
                 evidence = self.tagger.tag(need.text, need.language)
             vagueness = Vagueness.of(need, evidence)
         language = profile.language if profile.language in _MESSAGES else "en"
-        check = vagueness.check(scores)
+        check = vagueness.check()
         if not check.vague:
             return Coaching(False, language=language)
         missing = self._missing(profile, evidence, language, check.reasons)
@@ -194,7 +191,7 @@ class RequestReader:
                     ],
                 }
             )
-        if not need.assistance_types and not evidence.codes("assistance_types", SPECIFIC_EVIDENCE):
+        if not need.assistance_types and not evidence.codes("assistance_types", CLEAR_TYPE_EVIDENCE):
             missing.append(
                 {
                     "field": "assistance_types",

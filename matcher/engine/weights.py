@@ -21,6 +21,7 @@ class RankingWeights(BaseModel):
     type_stated: float = 0.1
     type_inferred: float = 0.05
     concept: float = 0.25
+    subsector: float = 0.3
     language: float = 0.1
     country_focus: float = 0.08
     generality: float = 0.3

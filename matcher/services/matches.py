@@ -41,7 +41,7 @@ def need_matches(
             raise Conflict(f"the need is {need.status}: it is no longer matched")
         party = need.party
         ranking = service.rank_need(session, need_profile(need), party_profile(party), k=k, today=today)
-        coaching = coaching_for(need, [item.score for item in ranking.results], query=ranking.query)
+        coaching = coaching_for(need, query=ranking.query)
         return {
             "need_id": need.id,
             "vague": coaching.vague,
@@ -116,7 +116,8 @@ def offering_matches(
         session, offering.id, k=k, include_confidential=include_confidential, today=today
     )
     if min_score is not None:
-        results = [item for item in results if item.score >= min_score]
+        # Compared as shown (six decimals): a cut-off copied from a shown score keeps that need.
+        results = [item for item in results if round(item.score, 6) >= min_score]
     needs = {
         need.id: need
         for need in session.scalars(select(Need).where(Need.id.in_([r.need_id for r in results])))

@@ -349,8 +349,8 @@ def preview_need(principal: Principal, data: Mapping[str, Any]) -> tuple[Reading
     return reading, reader.assess(draft, reading.evidence)
 
 
-def coaching_for(need: Need, scores: list[float] | None = None, query: NeedQuery | None = None) -> Coaching:
-    return default_reader().assess(query if query is not None else need_profile(need), scores=scores)
+def coaching_for(need: Need, query: NeedQuery | None = None) -> Coaching:
+    return default_reader().assess(query if query is not None else need_profile(need))
 
 
 def need_record(need: Need, coaching: Coaching | None = None) -> dict[str, Any]:

@@ -6,12 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import html as html_module
 import io
-import re
 from pathlib import Path
 
 from catalog.answers import load_answer_files
 from matcher.store.db import session_scope
-from tests.api.conftest import Api
+from tests.api.conftest import FORM_TOKEN, Api
 
 SAMPLE = Path(__file__).resolve().parents[2] / "evaluation" / "data" / "answers_sample.jsonl"
 
@@ -21,15 +20,17 @@ def html_text(page: str) -> str:
 
 
 def _as(api: Api, role: str | None, **cookies: str) -> None:
-    api.client.cookies.clear()
-    if role is not None:
-        api.client.cookies.set("mm_session", api.keys[role])
+    """The client signed in as ``role`` (a server-side web session), or signed out."""
+    if role is None:
+        api.client.cookies.clear()
+    else:
+        api.web_session(role)
     for name, value in cookies.items():
         api.client.cookies.set(name, value)
 
 
 def _csrf(page: str) -> str:
-    found = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+    found = FORM_TOKEN.search(page)
     assert found, page[:300]
     return found.group(1)
 

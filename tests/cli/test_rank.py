@@ -145,3 +145,62 @@ def test_french_vague_need_without_language_is_flagged(tmp_path: Path) -> None:
     )
     vague = {line["need_id"]: line["vague"] for line in map(json.loads, result.stdout.splitlines())}
     assert vague == {"fr-vague": True, "en-specific": False}
+
+
+EXAMPLES = ROOT / "evaluation" / "data" / "understanding_examples.jsonl"
+INDUSTRIAL_EMISSIONS = {
+    "unido-mercury",
+    "japan-moyai-minas",
+    "eu-mercury",
+    "usa-mercury",
+    "gmp-nonferrous",
+    "macquarie-art8",
+}
+
+
+@pytest.mark.real_model
+@pytest.mark.slow
+def test_the_smelter_requests_of_the_understanding_issue_with_the_real_models(tmp_path: Path) -> None:
+    """The issue's two requests, ranked by `matcher rank` with the real encoders: a Russian
+    request about copper and zinc smelters in Kazakhstan (Article 8, BAT/BEP, continuous stack
+    monitoring) and a Spanish request about a tin smelter's emissions."""
+    from matcher.engine.text.lexical import tokenize
+    from matcher.engine.understanding import RequestReader
+    from tests.factories import make_need
+
+    rows = {
+        row["id"]: row
+        for row in map(json.loads, EXAMPLES.read_text(encoding="utf-8").splitlines())
+        if row["id"] in ("ex-ru-kaz-smelter", "ex-es-bol-tin")
+    }
+    reader = RequestReader()
+    for row in rows.values():
+        reading = reader.read(row["title"], row["description"], row["language"])
+        assert "emissions" in reading.inferred_sectors and "processes" not in reading.inferred_sectors
+        assert "emissions/non-ferrous-smelting" in reading.evidence.codes("subsectors")
+        need = make_need(title=row["title"], description=row["description"], language=row["language"])
+        assert not reader.assess(need).vague
+
+    needs = tmp_path / "needs.jsonl"
+    needs.write_text(
+        "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows.values()), encoding="utf-8"
+    )
+    environment = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    result = run(
+        "rank", "--offerings", str(OFFERINGS), "--needs", str(needs), data_dir=tmp_path / "d", **environment
+    )
+    ranked = {line["need_id"]: line for line in map(json.loads, result.stdout.splitlines())}
+    for need_id, line in ranked.items():
+        assert line["vague"] is False, need_id
+        top3 = [item["offering_id"] for item in line["results"][:3]]
+        assert INDUSTRIAL_EMISSIONS & set(top3), (need_id, top3)
+
+    tin = ranked["ex-es-bol-tin"]
+    assert not {"gmp-cement", "gmp-coal"} & {item["offering_id"] for item in tin["results"][:3]}
+    written = set(tokenize(f"{rows['ex-es-bol-tin']['title']} {rows['ex-es-bol-tin']['description']}"))
+    for item in tin["results"]:
+        explanation = item["explanation"]
+        translations = {term for pair in explanation["matched_pairs"] for term in tokenize(pair["english"])}
+        for term in explanation["matched_terms"]:
+            assert term in written or term in translations, (item["offering_id"], term)
+        assert not {"clinker", "cement", "coal", "boilers", "kiln"} & set(explanation["matched_terms"])

@@ -59,7 +59,7 @@ def test_rank_score_pair_and_coaching_never_tag_a_prepared_need_again(tag_calls:
     vectors = fake_vectors(query)
     ranking = engine.rank(query, make_party(), need_vectors=vectors, today=TODAY)
     pair = engine.score_pair(query, make_party(), "amalgam", need_vectors=vectors, today=TODAY)
-    coaching = RequestReader().assess(query, scores=[item.score for item in ranking.results])
+    coaching = RequestReader().assess(query)
     assert tag_calls == [need.text]
     assert ranking.query is query and ranking.evidence is query.evidence
     assert pair is not None and pair.score == pytest.approx(
@@ -95,7 +95,8 @@ def test_the_query_holds_what_each_role_embeds() -> None:
         ENGLISH: [query.english_text],
         SENTENCES: list(query.sentences),
     }
-    assert "kiln" in query.english_terms
+    assert "kiln" in query.own_terms  # the counterpart of the keyword the Party matched
+    assert ("four à ciment", "cement kiln") in query.translations
 
 
 def test_the_query_is_immutable() -> None:

@@ -302,17 +302,17 @@ def test_glossary_brings_english_sub_sector_terms_to_a_non_english_need() -> Non
         glossary={("emissions", "four à ciment"): "cement kiln"},
     )
     assert engine.prepare(need).english_text.endswith("cement kiln")
-    assert (
-        "cement kiln"
-        not in RankingEngine(
-            offerings=offerings, offering_indexes=plain.offering_indexes, taxonomy=plain.taxonomy
-        )
-        .prepare(need)
-        .english_text
-    )
+    without = RankingEngine(
+        offerings=offerings, offering_indexes=plain.offering_indexes, taxonomy=plain.taxonomy
+    ).prepare(need)
+    assert "Cement clinker production" in without.english_text  # the sub-sector needs no glossary
+    assert without.translations == () and "kiln" not in without.own_terms  # nothing to credit
     by_id = {r.offering.id: r for r in rank(engine, need, party=make_party(iso3="SEN")).results}
     assert by_id["cement"].components["lexical"] > by_id["coal"].components["lexical"]
     assert {"cement", "kiln"} <= set(by_id["cement"].explanation["matched_terms"])
+    assert by_id["cement"].explanation["matched_pairs"] == [
+        {"need": "four à ciment", "english": "cement kiln"}
+    ]
     # A rebuilt engine keeps the glossary it was given before.
     assert (
         RankingEngine(

@@ -83,11 +83,11 @@ def test_specific_request_is_not_vague(reader: RequestReader) -> None:
     assert not coaching.vague and coaching.message is None and coaching.missing == ()
 
 
-def test_no_clear_leader_counts_as_a_reason(reader: RequestReader) -> None:
-    need = make_need(title="Support", description=" ".join(["We need support for the Convention"] * 20))
-    assert not reader.assess(need).vague  # long enough, and nothing says the ranking is flat
-    flat = reader.assess(need, scores=[0.5] * 10)
-    assert flat.vague and "no_clear_leader" in flat.reasons
+def test_length_says_nothing_about_vagueness(reader: RequestReader) -> None:
+    long = make_need(title="Support", description=" ".join(["We need support for the Convention."] * 20))
+    assert reader.assess(long).vague  # 120 words, no subject
+    short = make_need(title="Retorts", description="Retorts for 200 miners in Kédougou.")
+    assert not reader.assess(short).vague
 
 
 def test_vague_check_on_the_labelled_dev_needs(reader: RequestReader) -> None:
@@ -98,3 +98,14 @@ def test_vague_check_on_the_labelled_dev_needs(reader: RequestReader) -> None:
     true_positives = len(flagged & labelled)
     assert true_positives / len(flagged) >= 0.8
     assert true_positives / len(labelled) >= 0.8
+
+
+def test_vague_check_on_the_team_s_request_set(reader: RequestReader) -> None:
+    """Measured (README): 48 of 48 vague requests found, 2 false alarms of 96 (both in the
+    untouched half); the acceptance bar is 90% found with at most 5% false alarms."""
+    from evaluation.dataset import REQUEST_NEEDS, load_understanding_cases
+    from evaluation.quality import vague_scores
+
+    scores = vague_scores(load_understanding_cases(REQUEST_NEEDS), reader)
+    assert scores["recall"] >= 0.9
+    assert scores["false_alarms"] <= 0.05

@@ -49,17 +49,26 @@ _ARABIC_LETTER_VARIANTS = str.maketrans(
 )
 
 # A deliberately short list per language: function words that carry no topic. Written in
-# unfolded form; they go through the same normalisation as the text before comparison.
-_STOPWORDS_BY_LANGUAGE: dict[str, str] = {
+# unfolded form; they go through the same normalisation as the text before comparison. Also
+# read by the keyword tagger (words it skips when measuring the distance inside a phrase) and
+# by explanations (never a matched term).
+STOPWORDS_BY_LANGUAGE: dict[str, str] = {
     "en": """a an and are as at be been but by for from has have in into is it its of on or our
-        such that the their there these this those to was we were which will with""",
-    "fr": """a au aux avec ce ces cette d dans de des du elle en est et il ils l la le les leur leurs
-        mais ne nos notre nous ou par pas plus pour qu qui que sa se ses son sont sur un une""",
-    "es": """a al con como de del el en es esta este estos la las lo los mas nuestra nuestro nos
-        o para pero por que se sin sobre su sus un una y""",
+        such that the their there these this those to was we were which will with not no all any
+        can could would should may must also other than then they them us you your i he she so if
+        do does did per via each both within without about over under between after before up out
+        only more most some who what how where when""",
+    "fr": """a à au aux avec ce ces cette d dans de des du elle en est et il ils l la le les leur leurs
+        mais ne nos notre nous ou où par pas plus pour qu qui que sa se ses son sont sur un une
+        y afin ainsi aussi entre chez vers sans sous été être avoir ont ont tout tous toute toutes""",
+    "es": """a al con como de del el en es esta este estos estas la las lo los mas más nuestra nuestro
+        nuestras nuestros nos o para pero por que se sin sobre su sus un una unos unas y e ya muy
+        entre hacia desde hasta cada le les ha han son está están ser sido""",
     "ru": """а в во для до и из или как к на не но о об от по при с со так что это мы наш наша
-        наши у""",
-    "ar": """في من على إلى عن مع هذا هذه ذلك التي الذي و او أو ان أن إن كما لا ما تم نحن""",
+        наши у же также а ли бы все всех его ее их он она они который которые которых этот эти
+        этих между через над под без""",
+    "ar": """في من على إلى عن مع هذا هذه ذلك التي الذي الذين و او أو ان أن إن كما لا ما تم نحن
+        قد كل بين حيث ثم أي لدى لدينا هو هي هم إلى عند ضمن خلال""",
     "zh": "的 了 和 与 及 在 是 我们 我 这 为 对",
 }
 
@@ -106,7 +115,7 @@ def _split(text: str) -> list[str]:
 
 def _build_stopwords(*, fold_accents: bool) -> frozenset[str]:
     words: set[str] = set()
-    for listing in _STOPWORDS_BY_LANGUAGE.values():
+    for listing in STOPWORDS_BY_LANGUAGE.values():
         for word in listing.split():
             words.update(_split(_fold(word, fold_accents=fold_accents)))
     return frozenset(words)
@@ -171,17 +180,46 @@ class LexicalIndex:
         return np.asarray(self._retriever.get_scores_from_ids(token_ids), dtype=np.float32)
 
 
-# A sentence ends at . ! ? (and their Arabic and Chinese forms) followed by space, or right
-# after a Chinese full stop, which takes no space. Abbreviations such as "e.g." may split a
-# sentence in two; for matching sentence pairs that costs nothing.
+# A sentence ends at . ! ? ; (and their Arabic and Chinese forms) followed by space, or right
+# after a Chinese full stop, which takes no space. A full stop is no end after an abbreviation
+# or an initial ("Art. 8", "e.g. cement", "No. 12", "p. ej. el", "ст. 8", "J. Smith"), nor when
+# the next word starts in lower case or with a digit: sentence pairs are shown to the Party,
+# and a sentence cut at "Art." reads as nonsense.
 _HAN_CHAR = re.compile(f"[{_HAN_RANGES}]")
 _SENTENCE_END = re.compile(r"(?<=[.!?؟;])\s+|(?<=[。！？；])")
+_LAST_WORD = re.compile(r"(\S+)$")
+_ABBREVIATION_LIST = """art. arts. e.g. i.e. no. nos. nr. n° vol. ch. para. paras. sec. fig. dr. mr. mrs. ms. st.
+    vs. approx. cf. inc. ltd. co. corp. dept. min. gov. u.s. u.k. ann. annex. p. pp. ej. p.ej.
+    núm. sr. sra. dra. ing. lic. av. ref. mme. mlle. env. cap. ст. стст. п. пп. г. гг. им. напр.
+    см. рис. т.е. т. е. тыс. млн. млрд. руб. ул. д. ср."""
+ABBREVIATIONS = frozenset(_ABBREVIATION_LIST.split())
+
+
+def _ends_sentence(text: str, start: int, end: int) -> bool:
+    """Whether the gap ``text[start:end]`` after a sentence mark really ends a sentence."""
+    if text[start - 1] != ".":
+        return True
+    following = text[end : end + 1]
+    if following and (following.islower() or following.isdigit()):
+        return False
+    found = _LAST_WORD.search(text, 0, start)
+    last = found.group(1).lower() if found else ""
+    last = last.lstrip("(\"'«“")
+    is_initial = len(last) == 2 and last[0].isalpha()
+    return not (is_initial or last in ABBREVIATIONS)
 
 
 def sentences(text: str, *, minimum_length: int = 12) -> list[str]:
     """Split ``text`` into sentences, dropping fragments shorter than ``minimum_length``
     characters (a Han character counts as three: it carries a word); the whole text when
-    nothing is left."""
-    parts = [part.strip() for part in _SENTENCE_END.split(text)]
+    nothing is left. Abbreviations and initials do not end a sentence."""
+    parts: list[str] = []
+    begin = 0
+    for boundary in _SENTENCE_END.finditer(text):
+        start, end = boundary.span()
+        if start > 0 and _ends_sentence(text, start, end):
+            parts.append(text[begin:start].strip())
+            begin = end
+    parts.append(text[begin:].strip())
     kept = [part for part in parts if len(part) + 2 * len(_HAN_CHAR.findall(part)) >= minimum_length]
     return kept or [text.strip()]

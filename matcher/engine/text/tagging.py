@@ -1,13 +1,22 @@
-"""Keyword tagger: which sectors and assistance types a need's text talks about.
+"""Keyword tagger: which sectors, sub-sectors and assistance types a need's text talks about.
 
 It matches the taxonomy's six-language keywords against the need text. Matching is
-tolerant of inflection without a stemmer: text and keywords are normalised (NFKC,
-lower case, accents and other combining marks dropped, Arabic tatweel removed), and a
-keyword word matches a text word that starts with the keyword word's stem (its first
-``len - 2`` letters, at least 4). Chinese keywords (no spaces) match as substrings.
-All keyword words must occur within a short window of the text.
+tolerant of inflection without a stemmer: text and keywords are normalised alike (NFKC,
+lower case, accents and other combining marks dropped, Arabic tatweel removed, Arabic
+proclitics and the article stripped: و ف ب ك ل with ال, so "بالزئبق" and "الزئبق" both read
+"زيبق"), and a keyword word matches a text word that starts with the keyword word's stem (its
+first ``len - 2`` letters, at least 4) and adds at most five letters. A short Latin-script
+word (four letters or fewer) takes only a plural ending: "mine" matches "mines", never
+"miners". Chinese keywords (no spaces) match as substrings.
 
-Tags it infers are *inferred*, never stated: callers keep them apart.
+The words of a multi-word keyword must occur, in any order, within a short window of the
+text (word after word, as written, when one of them is mercury itself: "mercury mining" is a
+primary mine, "mining with mercury" is gold mining), counted in *content* words: function words of the six languages ("à", "la", "de",
+"и", "في") are skipped, so "mesures à la cheminée" is as close as "mesures cheminée", and a
+phrase split by a coordination ("медеплавильные и цинковые заводы") still matches.
+
+A sub-sector keyword (``Code.subsectors``) is evidence for its sub-sector and for the
+sector above it. Tags it infers are *inferred*, never stated: callers keep them apart.
 """
 
 from __future__ import annotations
@@ -19,56 +28,66 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from matcher.taxonomy import Taxonomy
+from matcher.engine.text.lexical import STOPWORDS_BY_LANGUAGE
+from matcher.taxonomy import Code, Taxonomy
 
 # (code, keyword as written in the taxonomy) -> the English keyword closest in meaning
 Glossary = Mapping[tuple[str, str], str]
 
+FAMILIES = ("sectors", "subsectors", "assistance_types")
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 _ARABIC_MARKS = re.compile(r"[\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED\u0640]")
+_ARABIC_LETTERS = str.maketrans({"\u0649": "\u064a", "\u0629": "\u0647"})  # ى → ي, ة → ه
+_ARABIC_WORD = re.compile(r"^[\u0621-\u064a]+$")
+# Light stemming's proclitics (Larkey et al.'s "light10"): a leading و on words longer than
+# three letters, then the article with its prepositions, if two letters remain.
+_ARABIC_ARTICLES = ("وال", "فال", "بال", "كال", "ولل", "لل", "ال")
 _HAN = re.compile(r"[\u3400-\u9fff]")
-# Function words, dropped from keywords before matching.
-_FUNCTION_WORDS = frozenset(
-    [
-        "the",
-        "of",
-        "and",
-        "for",
-        "in",
-        "on",
-        "to",
-        "a",
-        "an",
-        "de",
-        "la",
-        "le",
-        "les",
-        "du",
-        "des",
-        "d",
-        "l",
-        "et",
-        "el",
-        "los",
-        "las",
-        "y",
-        "en",
-        "del",
-        "al",
-        "para",
-        "con",
-    ]
-)
+_LATIN = re.compile(r"^[a-z0-9]+$")
+_PLURAL_ENDINGS = ("", "s", "es", "x")
 
 
 def normalise(text: str) -> str:
     """NFKC, lower case, combining marks dropped (é → e, й → и, أ → ا), Arabic tatweel
-    and vowel marks removed. Applied alike to texts and keywords, so folding is safe."""
+    and vowel marks removed, ى → ي and ة → ه. Applied alike to texts and keywords, so
+    folding is safe."""
     text = _ARABIC_MARKS.sub("", unicodedata.normalize("NFKC", text).lower())
     decomposed = unicodedata.normalize("NFD", text)
-    return unicodedata.normalize(
-        "NFC", "".join(char for char in decomposed if not unicodedata.combining(char))
-    )
+    folded = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return unicodedata.normalize("NFC", folded).translate(_ARABIC_LETTERS)
+
+
+def _strip_arabic(word: str) -> str:
+    if not _ARABIC_WORD.match(word):
+        return word
+    if len(word) > 3 and word.startswith("و"):
+        word = word[1:]
+    for article in _ARABIC_ARTICLES:
+        if word.startswith(article) and len(word) - len(article) >= 2:
+            return word[len(article) :]
+    return word
+
+
+def words(text: str) -> list[str]:
+    """The normalised words of ``text`` (Arabic proclitics stripped), function words included."""
+    return [_strip_arabic(word) for word in _WORD.findall(normalise(text))]
+
+
+FUNCTION_WORDS = frozenset(
+    word for listing in STOPWORDS_BY_LANGUAGE.values() for item in listing.split() for word in words(item)
+)
+_RUN = re.compile(r"\w+(?:-\w+)*", re.UNICODE)  # a word, or a hyphenated compound
+
+
+def content_words(text: str) -> list[str]:
+    """``words`` without the function words of the six languages; the parts of a hyphenated
+    compound are all kept ("by-product", "clean-up")."""
+    kept: list[str] = []
+    for run in _RUN.findall(normalise(text)):
+        parts = [_strip_arabic(part) for part in _WORD.findall(run)]
+        kept.extend(parts if len(parts) > 1 else (part for part in parts if part not in FUNCTION_WORDS))
+    return kept
 
 
 def _stem(word: str) -> str:
@@ -78,7 +97,9 @@ def _stem(word: str) -> str:
 # The Convention's own subject: every need mentions it, so a keyword that is only this word
 # says nothing, but inside a phrase ("mercury mine") it is required.
 _DOMAIN_STEMS = frozenset(
-    _stem(word) for word in ("mercury", "mercure", "mercurio", "ртуть", "ртути", "الزئبق")
+    _stem(word)
+    for term in ("mercury", "mercure", "mercurio", "ртуть", "ртути", "الزئبق")
+    for word in words(term)
 )
 
 
@@ -86,10 +107,13 @@ _DOMAIN_STEMS = frozenset(
 class _Keyword:
     code: str
     family: str
+    parent: str | None  # the sector of a sub-sector keyword
     language: str
     text: str
     stems: tuple[str, ...]
     han: str | None
+    short: tuple[bool, ...] = ()  # per stem: a short Latin-script word kept whole (plural endings only)
+    ordered: bool = False  # a phrase naming mercury itself matches only in its own word order
 
 
 @dataclass(frozen=True)
@@ -97,12 +121,15 @@ class TagEvidence:
     """Inferred codes with their strength (number of distinct places a keyword of the code
     matched) and the keywords that matched, per code.
 
+    ``subsectors`` holds sub-sector codes (``emissions/cement``); a sub-sector keyword also
+    counts for its sector, and is listed under both codes in ``matched_keywords``.
     Filled by ``KeywordTagger.tag`` and read-only from then on: a prepared need query shares
     one evidence between ranking, explanations, coaching and the pages."""
 
     sectors: dict[str, float] = field(default_factory=dict)
     assistance_types: dict[str, float] = field(default_factory=dict)
     matched_keywords: dict[str, list[str]] = field(default_factory=dict)
+    subsectors: dict[str, float] = field(default_factory=dict)
 
     def codes(self, family: str, minimum: float = 1.0) -> tuple[str, ...]:
         scores: dict[str, float] = getattr(self, family)
@@ -111,11 +138,11 @@ class TagEvidence:
 
 
 class KeywordTagger:
-    """Infers sector and assistance-type codes from text using taxonomy keywords.
+    """Infers sector, sub-sector and assistance-type codes from text using taxonomy keywords.
 
-    ``window`` bounds how many other words may sit between the words of a multi-word
-    keyword. A code's strength counts the distinct places in the text where one of its
-    keywords matched, so the same phrase matched by an English and a French keyword
+    ``window`` bounds how many other content words may sit between the words of a
+    multi-word keyword. A code's strength counts the distinct places in the text where one
+    of its keywords matched, so the same phrase matched by an English and a French keyword
     counts once. Keywords are indexed by the stem of their first word, so tagging costs
     a few dictionary lookups per text word rather than a scan of every keyword.
     """
@@ -125,42 +152,48 @@ class KeywordTagger:
         self._by_stem: dict[str, list[_Keyword]] = {}
         self._han: list[tuple[str, _Keyword]] = []  # (normalised Han keyword, keyword)
         seen: set[tuple[str, str, tuple[str, ...], str | None]] = set()
-        for family in ("sectors", "assistance_types"):
-            for code in getattr(taxonomy, family).values():
-                # Labels are good keywords too (the form's own wording).
-                sources = {
-                    lang: (*words_, code.label.get(lang, "")) for lang, words_ in code.keywords.items()
-                }
-                for language, keywords in sources.items():
-                    for keyword in keywords:
-                        entry = self._compile(code.code, family, language, keyword)
-                        if entry is None or (entry.code, language, entry.stems, entry.han) in seen:
-                            continue
-                        seen.add((entry.code, language, entry.stems, entry.han))
-                        if entry.han is not None:
-                            self._han.append((entry.han, entry))
-                        else:
-                            self._by_stem.setdefault(entry.stems[0], []).append(entry)
+        entries: list[tuple[str, Code]] = [
+            *(("sectors", code) for code in taxonomy.sectors.values()),
+            *(("subsectors", code) for code in taxonomy.subsectors.values()),
+            *(("assistance_types", code) for code in taxonomy.assistance_types.values()),
+        ]
+        for family, code in entries:
+            # Labels are good keywords too (the form's own wording).
+            sources = {lang: (*words_, code.label.get(lang, "")) for lang, words_ in code.keywords.items()}
+            for language, keywords in sources.items():
+                for keyword in keywords:
+                    entry = self._compile(code, family, language, keyword)
+                    if entry is None or (entry.code, language, entry.stems, entry.han) in seen:
+                        continue
+                    seen.add((entry.code, language, entry.stems, entry.han))
+                    if entry.han is not None:
+                        self._han.append((entry.han, entry))
+                    else:
+                        self._by_stem.setdefault(entry.stems[0], []).append(entry)
         self._stem_lengths = sorted({len(stem) for stem in self._by_stem})
 
     @staticmethod
-    def _compile(code: str, family: str, language: str, keyword: str) -> _Keyword | None:
+    def _compile(code: Code, family: str, language: str, keyword: str) -> _Keyword | None:
         normalised = normalise(keyword).strip()
         if not normalised:
             return None
         if _HAN.search(normalised):
-            return _Keyword(code, family, language, keyword, (), normalised.replace(" ", ""))
-        stems = tuple(_stem(word) for word in _WORD.findall(normalised) if word not in _FUNCTION_WORDS)
+            return _Keyword(
+                code.code, family, code.parent, language, keyword, (), normalised.replace(" ", "")
+            )
+        content = content_words(keyword)
+        stems = tuple(_stem(word) for word in content)
         if not stems or (len(stems) == 1 and stems[0] in _DOMAIN_STEMS):
             return None
-        return _Keyword(code, family, language, keyword, stems, None)
+        short = tuple(len(word) <= 4 and bool(_LATIN.match(word)) for word in content)
+        ordered = len(stems) > 1 and any(stem in _DOMAIN_STEMS for stem in stems)
+        return _Keyword(code.code, family, code.parent, language, keyword, stems, None, short, ordered)
 
     def tag(self, text: str, language: str | None = None) -> TagEvidence:
         """Codes the text talks about. With ``language`` (the text's own), only that
         language's keywords count: an English stem such as "dispos" (disposal) must not
         fire on the French "ne dispose pas de"."""
-        normalised = normalise(text)
-        text_words = _WORD.findall(normalised)
+        text_words = content_words(text)
         evidence = TagEvidence()
         places: dict[str, set[int]] = {}
         for position, word in enumerate(text_words):
@@ -170,11 +203,11 @@ class KeywordTagger:
                 for keyword in self._by_stem.get(word[:length], ()):
                     if language is not None and keyword.language != language:
                         continue
-                    if _stem_matches(keyword.stems[0], word) and self._rest_nearby(
-                        keyword.stems, text_words, position
+                    if _stem_matches(keyword.stems[0], word, keyword.short[0]) and self._rest_nearby(
+                        keyword, text_words, position
                     ):
                         _record(evidence, places, keyword, position)
-        compact = normalised.replace(" ", "")
+        compact = normalise(text).replace(" ", "")
         for han, keyword in self._han:
             if language is not None and keyword.language != language:
                 continue
@@ -183,31 +216,53 @@ class KeywordTagger:
                 _record(evidence, places, keyword, -1 - found)
         return evidence
 
-    def _rest_nearby(self, stems: tuple[str, ...], text_words: list[str], position: int) -> bool:
+    def _rest_nearby(self, keyword: _Keyword, text_words: list[str], position: int) -> bool:
         """The keyword's other words appear, in any order, close around ``position``."""
+        stems = keyword.stems
         if len(stems) == 1:
             return True
         reach = (len(stems) - 1) * (self.window + 1)
+        if keyword.ordered:
+            # "mercury mining" (a primary mine) is not "mining with mercury" nor "miners off
+            # mercury. Gold mining": such a phrase matches only as written, word after word.
+            following = text_words[position + 1 : position + len(stems)]
+            return len(following) == len(stems) - 1 and all(
+                _stem_matches(stem, word, short)
+                for stem, word, short in zip(stems[1:], following, keyword.short[1:], strict=True)
+            )
         nearby = text_words[max(0, position - reach) : position + reach + 1]
-        return all(any(_stem_matches(stem, word) for word in nearby) for stem in stems[1:])
+        return all(
+            any(_stem_matches(stem, word, short) for word in nearby)
+            for stem, short in zip(stems[1:], keyword.short[1:], strict=True)
+        )
 
 
 def _record(evidence: TagEvidence, places: dict[str, set[int]], keyword: _Keyword, position: int) -> None:
-    matched = evidence.matched_keywords.setdefault(keyword.code, [])
-    if keyword.text not in matched:
-        matched.append(keyword.text)
-    spots = places.setdefault(keyword.code, set())
-    if position in spots:
-        return
-    spots.add(position)
-    scores: dict[str, float] = getattr(evidence, keyword.family)
-    scores[keyword.code] = scores.get(keyword.code, 0.0) + 1.0
+    credits = [(keyword.code, keyword.family)]
+    if keyword.parent is not None:
+        credits.append((keyword.parent, "sectors"))
+    for code, family in credits:
+        matched = evidence.matched_keywords.setdefault(code, [])
+        if keyword.text not in matched:
+            matched.append(keyword.text)
+        spots = places.setdefault(code, set())
+        if position in spots:
+            continue
+        spots.add(position)
+        scores: dict[str, float] = getattr(evidence, family)
+        scores[code] = scores.get(code, 0.0) + 1.0
 
 
-def _stem_matches(stem: str, word: str) -> bool:
+def _stem_matches(stem: str, word: str, short: bool = False) -> bool:
     """A text word matches a keyword stem when it starts with it and adds at most a
-    suffix's worth of letters ("mine" matches "mines" and "mining", not "mineralisation")."""
-    return word.startswith(stem) and len(word) - len(stem) <= 5
+    suffix's worth of letters ("mining" matches "mining" and "mines", not "mineralisation");
+    a ``short`` stem (a Latin-script keyword word of four letters or fewer, kept whole) takes
+    only a plural ending ("mine" matches "mines", not "miners")."""
+    if not word.startswith(stem):
+        return False
+    if short:
+        return word[len(stem) :] in _PLURAL_ENDINGS
+    return len(word) - len(stem) <= 5
 
 
 def keyword_glossary(
@@ -220,12 +275,15 @@ def keyword_glossary(
     English keyword or label *of the same code* closest to it under ``encode``, a
     multilingual sentence encoder returning unit-length rows ("four à ciment" → "cement
     kiln", "有色金属冶炼" → "non-ferrous metals smelting"). Restricting the choice to the same
-    code keeps a poor embedding from jumping to another subject.
+    code keeps a poor embedding from jumping to another subject, and a keyword that belongs
+    to a sub-sector is paired within that sub-sector first, under the sub-sector's code and
+    its sector's alike: within the whole of ``emissions``, "мусоросжигательные заводы" came
+    out as "cement plants"; within ``emissions/waste-incineration`` it is "incineration plant".
     """
-    families = (*taxonomy.sectors.values(), *taxonomy.assistance_types.values())
     phrases: dict[str, int] = {}
     plan: list[tuple[str, list[str], list[str]]] = []
-    for code in families:
+
+    def lists(code: Code) -> tuple[list[str], list[str]]:
         by_language = {
             language: [*keywords, code.label.get(language, "")]
             for language, keywords in code.keywords.items()
@@ -238,6 +296,16 @@ def keyword_glossary(
             for phrase in dict.fromkeys(keywords)
             if phrase.strip() and phrase not in english  # "pesticides" needs no translation
         ]
+        return english, others
+
+    subsector_of: dict[tuple[str, str], str] = {}  # (sector, keyword) -> its sub-sector
+    codes = (*taxonomy.subsectors.values(), *taxonomy.sectors.values(), *taxonomy.assistance_types.values())
+    for code in codes:
+        english, others = lists(code)
+        if code.parent is not None:
+            subsector_of.update({(code.parent, phrase): code.code for phrase in others})
+        else:
+            others = [phrase for phrase in others if (code.code, phrase) not in subsector_of]
         if english and others:
             plan.append((code.code, english, others))
             for phrase in (*english, *others):
@@ -250,14 +318,24 @@ def keyword_glossary(
         similarity = vectors[[phrases[p] for p in others]] @ vectors[[phrases[p] for p in english]].T
         for phrase, best in zip(others, similarity.argmax(axis=1), strict=True):
             glossary[(code_name, phrase)] = english[int(best)]
+    for (sector, phrase), subsector in subsector_of.items():
+        if (subsector, phrase) in glossary:
+            glossary[(sector, phrase)] = glossary[(subsector, phrase)]
     return glossary
+
+
+def glossary_pairs(evidence: TagEvidence, glossary: Glossary) -> list[tuple[str, str]]:
+    """(keyword as the taxonomy writes it, English counterpart) of every non-English keyword
+    that matched, in match order, each keyword once."""
+    pairs: dict[str, str] = {}
+    for code, keywords in evidence.matched_keywords.items():
+        for keyword in keywords:
+            english = glossary.get((code, keyword))
+            if english and keyword not in pairs:
+                pairs[keyword] = english
+    return list(pairs.items())
 
 
 def english_equivalents(evidence: TagEvidence, glossary: Glossary) -> list[str]:
     """English counterparts of the non-English keywords that matched, in match order."""
-    found = (
-        glossary.get((code, keyword))
-        for code, keywords in evidence.matched_keywords.items()
-        for keyword in keywords
-    )
-    return list(dict.fromkeys(phrase for phrase in found if phrase))
+    return list(dict.fromkeys(english for _, english in glossary_pairs(evidence, glossary)))

@@ -8,7 +8,7 @@ import unicodedata
 import numpy as np
 import pytest
 
-from matcher.engine.text.lexical import LexicalIndex, _nonspacing_marks, tokenize
+from matcher.engine.text.lexical import LexicalIndex, _nonspacing_marks, sentences, tokenize
 
 
 def test_latin_tokens_are_lowercased_and_accent_folded() -> None:
@@ -131,3 +131,30 @@ def test_accent_folding_class_is_exactly_the_nonspacing_marks() -> None:
     ]
     assert disagree == []
     assert tokenize("Ação Énergie ЁЖ naïve") == ["acao", "energie", "еж", "naive"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Under Art. 8 of the Convention, e.g. cement kilns, we need help. No. 12 kiln is old.",
+            ["Under Art. 8 of the Convention, e.g. cement kilns, we need help.", "No. 12 kiln is old."],
+        ),
+        (
+            "Según el art. 8, p. ej. las fundiciones, hay emisiones. Dr. Pérez lo confirmó ayer.",
+            ["Según el art. 8, p. ej. las fundiciones, hay emisiones.", "Dr. Pérez lo confirmó ayer."],
+        ),
+        (
+            "Согласно ст. 8 Конвенции нужно снизить выбросы. Вторая фраза здесь.",
+            ["Согласно ст. 8 Конвенции нужно снизить выбросы.", "Вторая фраза здесь."],
+        ),
+        (
+            "Le rapport de M. Diallo, cf. annexe, est prêt. Voir aussi la section suivante.",
+            ["Le rapport de M. Diallo, cf. annexe, est prêt.", "Voir aussi la section suivante."],
+        ),
+        ("نحتاج إلى مساعدة عاجلة. الجملة الثانية هنا؟", ["نحتاج إلى مساعدة عاجلة.", "الجملة الثانية هنا؟"]),
+        ("我们需要帮助。第二句话在这里。", ["我们需要帮助。", "第二句话在这里。"]),
+    ],
+)
+def test_sentences_are_not_cut_at_abbreviations(text: str, expected: list[str]) -> None:
+    assert sentences(text) == expected
