@@ -175,10 +175,19 @@ class RankingEngine:
         self.rerank_depth = rerank_depth
         self.lexical = LexicalIndex([offering.text for offering in self.offerings])
         self.members = members_of(self.offerings)
+        # Code profiles of past needs by need, shared by the copies ``with_history`` makes,
+        # so a new decision tags only the need it is about.
+        self._past_profiles: dict[NeedProfile, np.ndarray] = reuse._past_profiles if reuse is not None else {}
         self._bind_history(history or History(), reranker)
 
     def _bind_history(self, history: History, reranker: LinearReranker | None) -> None:
-        self.history = HistoryEvidence(history, self.catalogue.position, len(self.catalogue))
+        profiles = None
+        if len(history):
+            for record in history.records:
+                if record.need not in self._past_profiles:
+                    self._past_profiles[record.need] = self.prepare(record.need).code_profile
+            profiles = np.vstack([self._past_profiles[record.need] for record in history.records])
+        self.history = HistoryEvidence(history, self.catalogue.position, len(self.catalogue), profiles)
         self.reranker = reranker
 
     def with_history(self, history: History, reranker: LinearReranker | None = None) -> RankingEngine:
@@ -344,7 +353,7 @@ class RankingEngine:
         }
         columns = component_arrays(query, catalogue, rows, dense, lexical_norm, self.weights)
         scored.neighbours = self.history.neighbours(need_vectors.get(MULTILINGUAL), query.need.id)
-        evidence = self.history.columns(scored.neighbours, query.need.id, party, rows)
+        evidence = self.history.columns(scored.neighbours, query.need.id, party, rows, query.code_profile)
         columns["history_served"] = self.weights.history_served * evidence["history_served"]
         columns["history_region"] = self.weights.history_region * evidence["history_region"]
         columns["history_rejected"] = -self.weights.history_rejected * evidence["history_rejected"]

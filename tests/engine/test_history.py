@@ -140,6 +140,21 @@ def test_the_region_record_counts_only_the_partys_region() -> None:
     assert elsewhere.components["history_region"] == 0
 
 
+def test_the_region_record_counts_in_the_needs_kind_of_work() -> None:
+    cement = make_need(
+        id="need-cement",
+        party="UGA",
+        title="Cement kilns",
+        description="Stack emissions of our cement kilns and clinker plants.",
+        sectors=("emissions",),
+    )
+    engine = make_engine(CATALOG, history=history(past(need=cement, served=("fund",))))
+    lamps = make_need(id="need-lamps", title="Lamps", description=NEED.description, sectors=("waste",))
+    assert by_id(rank(engine, need=lamps))["fund"].components["history_region"] == 0
+    kilns = make_need(id="need-kilns", title="Kilns", description="Our cement kilns.", sectors=("emissions",))
+    assert by_id(rank(engine, need=kilns))["fund"].components["history_region"] > 0
+
+
 def test_a_rejection_mildly_demotes_by_its_reason_kind() -> None:
     engine = make_engine(CATALOG)
     base = by_id(rank(engine))["lamps"].score
