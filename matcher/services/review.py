@@ -177,6 +177,7 @@ def match_need(
             "explanation": item.explanation,
             "rank": rank,
             "engine_version": ranking.engine_version,
+            "model_version": ranking.model_version,
         }
         if current is None:
             proposal = Match(need_id=need.id, offering_id=item.offering.id, state="proposed", **values)
@@ -387,6 +388,8 @@ def _snapshot(match: Match) -> dict[str, Any]:
         "state": match.state,
         "score": round(match.score, 6),
         "rank": match.rank,
+        "engine_version": match.engine_version,
+        "model_version": match.model_version,
         "reject_reason": match.reject_reason,
         "close_reason": match.close_reason,
         "outcome": match.outcome,
@@ -397,7 +400,12 @@ def _snapshot(match: Match) -> dict[str, Any]:
 
 
 def _move(
-    session: Session, principal: Principal, proposal_id: int, target: str, reason: str | None = None
+    session: Session,
+    principal: Principal,
+    proposal_id: int,
+    target: str,
+    reason: str | None = None,
+    matching: MatchingService | None = None,
 ) -> Match:
     require_staff(principal, "decide on proposals")
     match = get_proposal(session, principal, proposal_id)
@@ -433,23 +441,40 @@ def _move(
     audit(session, principal, ACTIONS[target], "match", str(match.id), before=before, after=_snapshot(match))
     if target in NOTICES:
         queue_notice(session, NOTICES[target], match=match)
+    if matching is not None:
+        # A decision is history from this moment: the next ranking of a similar need reads it.
+        matching.history_changed(session)
     return match
 
 
-def accept(session: Session, principal: Principal, proposal_id: int) -> Match:
-    return _move(session, principal, proposal_id, "accepted")
+def accept(
+    session: Session, principal: Principal, proposal_id: int, *, matching: MatchingService | None = None
+) -> Match:
+    """Accept a proposal; with ``matching``, the service's history reflects it at once."""
+    return _move(session, principal, proposal_id, "accepted", matching=matching)
 
 
-def reject(session: Session, principal: Principal, proposal_id: int, reason: str | None) -> Match:
+def reject(
+    session: Session,
+    principal: Principal,
+    proposal_id: int,
+    reason: str | None,
+    *,
+    matching: MatchingService | None = None,
+) -> Match:
+    """Reject a proposal with a reason: never proposed again for this need, and evidence
+    (by the reason's kind) that mildly demotes the offering for similar needs."""
     if not reason or not reason.strip():
         raise Invalid(
             "a rejection needs a reason", [{"loc": "body.reason", "message": "required, not empty"}]
         )
-    return _move(session, principal, proposal_id, "rejected", reason.strip())
+    return _move(session, principal, proposal_id, "rejected", reason.strip(), matching=matching)
 
 
-def introduce(session: Session, principal: Principal, proposal_id: int) -> Match:
-    return _move(session, principal, proposal_id, "introduced")
+def introduce(
+    session: Session, principal: Principal, proposal_id: int, *, matching: MatchingService | None = None
+) -> Match:
+    return _move(session, principal, proposal_id, "introduced", matching=matching)
 
 
 def close_remaining(session: Session, principal: Principal, need_id: str) -> int:
@@ -550,6 +575,7 @@ def proposal_record(match: Match, principal: Principal) -> dict[str, Any]:
             score=match.score,
             rank=match.rank,
             engine_version=match.engine_version,
+            model_version=match.model_version,
             explanation=dict(match.explanation or {}),
             reject_reason=match.reject_reason,
             reviewer=match.reviewer,

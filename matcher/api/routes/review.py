@@ -91,9 +91,9 @@ def get_proposal(proposal_id: int, session: SessionDep, principal: PrincipalDep)
     responses=errors(401, 403, 404, 409),
     summary="Accept a proposal",
 )
-def accept(proposal_id: int, session: SessionDep, principal: PrincipalDep) -> Any:
+def accept(proposal_id: int, session: SessionDep, principal: PrincipalDep, matching: ServiceDep) -> Any:
     """`proposed` → `accepted`; the need becomes `matched`. The Party and the provider now see it."""
-    match = review.accept(session, principal, proposal_id)
+    match = review.accept(session, principal, proposal_id, matching=matching)
     session.commit()
     return review.proposal_record(match, principal)
 
@@ -104,9 +104,11 @@ def accept(proposal_id: int, session: SessionDep, principal: PrincipalDep) -> An
     responses=errors(400, 401, 403, 404, 409, 422),
     summary="Reject a proposal",
 )
-def reject(proposal_id: int, body: RejectBody, session: SessionDep, principal: PrincipalDep) -> Any:
+def reject(
+    proposal_id: int, body: RejectBody, session: SessionDep, principal: PrincipalDep, matching: ServiceDep
+) -> Any:
     """`proposed` → `rejected`, with a reason. The pairing is never proposed again."""
-    match = review.reject(session, principal, proposal_id, body.reason)
+    match = review.reject(session, principal, proposal_id, body.reason, matching=matching)
     session.commit()
     return review.proposal_record(match, principal)
 
@@ -117,9 +119,9 @@ def reject(proposal_id: int, body: RejectBody, session: SessionDep, principal: P
     responses=errors(401, 403, 404, 409),
     summary="Mark a proposal introduced",
 )
-def introduce(proposal_id: int, session: SessionDep, principal: PrincipalDep) -> Any:
+def introduce(proposal_id: int, session: SessionDep, principal: PrincipalDep, matching: ServiceDep) -> Any:
     """`accepted` → `introduced`: the secretariat has put the two sides in touch."""
-    match = review.introduce(session, principal, proposal_id)
+    match = review.introduce(session, principal, proposal_id, matching=matching)
     session.commit()
     return review.proposal_record(match, principal)
 

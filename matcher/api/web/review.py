@@ -241,12 +241,13 @@ def decide(
     with open_session(request) as session:
         principal = signed_in(request, session)
         try:
+            matching = request.app.state.matching
             if action == "accept":
-                review.accept(session, principal, proposal_id)
+                review.accept(session, principal, proposal_id, matching=matching)
             elif action == "reject":
-                review.reject(session, principal, proposal_id, reason)
+                review.reject(session, principal, proposal_id, reason, matching=matching)
             elif action == "introduce":
-                review.introduce(session, principal, proposal_id)
+                review.introduce(session, principal, proposal_id, matching=matching)
             else:
                 return PlainTextResponse("unknown action", status_code=404)
         except (Invalid, Conflict) as problem:
