@@ -202,3 +202,21 @@ def test_audit_is_read_only_and_filtered(api: Api) -> None:
     for method in ("PATCH", "PUT", "DELETE", "POST"):
         assert api.call(method, f"/v1/audit/{first}", "admin").status_code in (404, 405)
         assert api.call(method, "/v1/audit", "admin").status_code == 405
+
+
+def test_a_decision_through_the_api_reaches_the_next_ranking_of_a_similar_need(api: Api) -> None:
+    text = "Artisanal gold miners in our river basins burn mercury amalgam in the open and need retorts."
+    first = api.new_need("secretariat", party="GHA", title="Gold miners burn amalgam", description=text)
+    second = api.new_need("secretariat", party="GHA", title="Gold miners burn amalgam", description=text)
+    proposals = _for(_queue(api, "secretariat", state="proposed"), first)
+    chosen = sorted(proposals, key=lambda item: item["rank"])[2]
+    accepted = api.call("POST", f"/v1/proposals/{chosen['id']}/accept", "secretariat")
+    assert accepted.status_code == 200 and accepted.json()["model_version"] == "hand-set"
+    ranking = api.call("GET", f"/v1/needs/{second}/matches?k=20", "secretariat").json()
+    assert ranking["model_version"] == "hand-set"
+    result = next(item for item in ranking["results"] if item["offering_id"] == chosen["offering"]["id"])
+    record = result["explanation"]["track_record"]
+    assert first in [example["need_id"] for example in record["examples"]]
+    assert result["explanation"]["components"]["history_served"] > 0
+    track = api.call("GET", f"/v1/offerings/{chosen['offering']['id']}/track-record", "secretariat").json()
+    assert first in [need["need_id"] for need in track["needs"]]
