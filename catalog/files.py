@@ -2,7 +2,7 @@
 
 Reading validates every row and collects every problem as ``FILE:LINE: field: message``;
 ``catalog.loaders`` then writes a clean batch into the store. The evaluation harness and
-``matcher rank`` read labelled sets through here too.
+``matcher rank`` read labelled sets through here too, and history files (``read_history``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from catalog.rows import ROW_MODELS, InterchangeRow, Kind, infer_kind
+from catalog.rows import ROW_MODELS, HistoryRow, InterchangeRow, Kind, infer_kind
 from matcher.csv_guard import guard_cell, unguard_cell
 
 CSV_LIST_SEPARATOR = ";"
@@ -243,6 +243,43 @@ def _validate_file(
             row = None
         out.append((line, data, row))
     return out
+
+
+@dataclass(frozen=True)
+class HistorySource:
+    file: str
+    line: int
+    row: HistoryRow
+
+
+def read_history(paths: Sequence[Path]) -> tuple[list[HistorySource], list[RowError], dict[str, list[str]]]:
+    """Read and validate every record of ``paths`` (JSON Lines). Returns the valid rows, every
+    error of single rows, and the unknown (ignored) field names per file."""
+    good: list[HistorySource] = []
+    errors: list[RowError] = []
+    ignored: dict[str, list[str]] = {}
+    for path in paths:
+        name = str(path)
+        if path.suffix.lower() not in (".jsonl", ".json"):
+            errors.append(RowError(name, 0, "file", "history files are JSON Lines (.jsonl)"))
+            continue
+        raw_rows, parse_errors, fields = _read_raw_rows(path)
+        errors.extend(parse_errors)
+        unknown = [name for name in fields if name not in HistoryRow.model_fields]
+        if unknown:
+            ignored[str(path)] = unknown
+        for line, data in raw_rows:
+            try:
+                row = HistoryRow.model_validate(data)
+            except ValidationError as error:
+                for problem in error.errors():
+                    location = ".".join(str(part) for part in problem["loc"]) or "-"
+                    errors.append(
+                        RowError(name, line, location, problem["msg"].removeprefix("Value error, "))
+                    )
+                continue
+            good.append(HistorySource(name, line, row))
+    return good, errors, ignored
 
 
 # --------------------------------------------------------------------------- writing

@@ -17,18 +17,20 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from catalog.files import HistorySource, RawRow, RowError, SourceRow, read_history, read_sources
 from catalog.files import ImportRejected as ImportRejected  # re-exported: callers import it from here
-from catalog.files import RawRow, RowError, SourceRow, read_sources
 from catalog.files import format_records as format_records  # re-exported for `matcher catalog export`
 from catalog.rows import (
+    HistoryRow,
     Kind,
     NeedRow,
     OfferingRow,
     PartyRow,
     slugify,
 )
+from matcher.engine.history import IMPORTED
 from matcher.store.db import session_scope
-from matcher.store.models import AuditEvent, Need, Offering, Party, Provider
+from matcher.store.models import AuditEvent, Match, Need, Offering, Party, Provider, utcnow
 from matcher.taxonomy import bundled_catalog_dir
 
 logger = logging.getLogger(__name__)
@@ -92,6 +94,7 @@ def check_across_rows(session: Session, rows: Sequence[RawRow]) -> list[RowError
             )
         else:
             first_seen[key] = raw
+    errors.extend(_check_parents(session, rows))
     known_parties = set(session.scalars(select(Party.iso3)))
     known_parties.update(key[1] for key in first_seen if key[0] == "parties")
     for raw in rows:
@@ -107,6 +110,34 @@ def check_across_rows(session: Session, rows: Sequence[RawRow]) -> list[RowError
                 errors.append(
                     RowError(raw.file, raw.line, "countries", f"unknown party code(s) {', '.join(unknown)}")
                 )
+    return errors
+
+
+def _check_parents(session: Session, rows: Sequence[RawRow]) -> list[RowError]:
+    """An offering's ``parent`` names an offering of the batch or the database that names
+    no parent itself (umbrella and members: one level)."""
+    parents: dict[str, str | None] = {
+        offering_id: parent for offering_id, parent in session.execute(select(Offering.id, Offering.parent))
+    }
+    for raw in rows:
+        if raw.kind == "offerings" and raw.text("id") is not None:
+            parents[str(raw.text("id"))] = raw.text("parent")
+    errors = []
+    for raw in rows:
+        parent = raw.text("parent") if raw.kind == "offerings" else None
+        if parent is None:
+            continue
+        if parent not in parents:
+            errors.append(RowError(raw.file, raw.line, "parent", f"unknown offering {parent!r}"))
+        elif parents[parent] is not None:
+            errors.append(
+                RowError(
+                    raw.file,
+                    raw.line,
+                    "parent",
+                    f"{parent!r} names a parent itself ({parents[parent]!r}); an umbrella has no parent",
+                )
+            )
     return errors
 
 
@@ -262,6 +293,197 @@ def seed_if_empty(session: Session) -> ImportReport | None:
     report = load_files(session, bundled_catalog_files(), actor="seed")
     logger.info("seeded an empty database with the bundled catalog: %s", "; ".join(report.lines()))
     return report
+
+
+# --------------------------------------------------------------------------- history
+#
+# Each record of a history file (``catalog.rows.HistoryRow``) becomes a *closed* need with an
+# ``introduced`` proposal for each offering that served it and a ``rejected`` one (with the
+# reason) for each it declined, audited as imported (``need.import``, and one
+# ``history.load`` for the batch). All or nothing with line errors, like ``load_files``;
+# upserted by need id, so importing the same file twice changes nothing.
+
+NO_REASON = "declined (no reason recorded)"
+
+
+@dataclass
+class HistoryReport:
+    needs: EntityCounts = field(default_factory=EntityCounts)
+    proposals: EntityCounts = field(default_factory=EntityCounts)
+    removed: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.needs.changed or self.proposals.changed or self.removed)
+
+    def lines(self) -> list[str]:
+        return [
+            f"past needs: {self.needs}",
+            f"proposals: {self.proposals}" + (f", {self.removed} removed" if self.removed else ""),
+        ]
+
+
+def check_history(session: Session, sources: Sequence[HistorySource]) -> list[RowError]:
+    """Checks against other rows and the database: duplicate ids, unknown parties and
+    offerings, and ids of live needs (a history record never replaces an open need)."""
+    errors: list[RowError] = []
+    first: dict[str, HistorySource] = {}
+    for source in sources:
+        earlier = first.setdefault(source.row.id, source)
+        if earlier is not source:
+            errors.append(
+                RowError(
+                    source.file,
+                    source.line,
+                    "id",
+                    f"duplicate id {source.row.id!r} (first at {earlier.file}:{earlier.line})",
+                )
+            )
+    parties = set(session.scalars(select(Party.iso3)))
+    offerings = set(session.scalars(select(Offering.id)))
+    ids = [source.row.id for source in sources]
+    existing = {
+        need.id: need.status
+        for start in range(0, len(ids), 500)
+        for need in session.scalars(select(Need).where(Need.id.in_(ids[start : start + 500])))
+    }
+    for source in sources:
+        row = source.row
+        if row.party not in parties:
+            errors.append(RowError(source.file, source.line, "party", f"unknown party {row.party!r}"))
+        for name, values in (
+            ("served_by", row.served_by),
+            ("declined", [d.offering_id for d in row.declined]),
+        ):
+            unknown = [value for value in values if value not in offerings]
+            if unknown:
+                errors.append(
+                    RowError(source.file, source.line, name, f"unknown offering(s) {', '.join(unknown)}")
+                )
+        status = existing.get(row.id)
+        if status is not None and status != "closed":
+            errors.append(
+                RowError(
+                    source.file,
+                    source.line,
+                    "id",
+                    f"need {row.id!r} exists and is {status}: a history record only adds or "
+                    "replaces a closed need",
+                )
+            )
+    return errors
+
+
+def load_history(session: Session, paths: Sequence[Path], actor: str = "cli") -> HistoryReport:
+    """Read, check and import ``paths`` as one all-or-nothing batch (caller commits)."""
+    sources, errors, ignored = read_history(paths)
+    errors.extend(check_history(session, sources))
+    if errors:
+        order = {str(path): position for position, path in enumerate(paths)}
+        raise ImportRejected(sorted(errors, key=lambda error: (order.get(error.file, 0), error.line)))
+    for file_name, names in ignored.items():
+        logger.warning("%s: ignored unknown field(s): %s", file_name, ", ".join(names))
+    report = HistoryReport()
+    for source in sources:
+        _import_record(session, source.row, actor, report)
+    if report.changed:
+        session.add(
+            AuditEvent(
+                actor=actor,
+                actor_role="system",
+                action="history.load",
+                entity_type="history",
+                entity_id=None,
+                after={
+                    "files": [str(path) for path in paths],
+                    "needs": vars(report.needs),
+                    "proposals": vars(report.proposals),
+                    "removed": report.removed,
+                },
+            )
+        )
+    session.flush()
+    return report
+
+
+def _import_record(session: Session, row: HistoryRow, actor: str, report: HistoryReport) -> None:
+    values = _need_values(row)
+    for name in ("served_by", "declined", "year"):
+        values.pop(name, None)
+    values["status"] = "closed"
+    values["history_year"] = row.year
+    need = session.get(Need, row.id)
+    need_changed = need is None or any(getattr(need, column) != value for column, value in values.items())
+    if need is None:
+        need = Need(**values)
+        session.add(need)
+        report.needs.created += 1
+    elif need_changed:
+        for column, value in values.items():
+            setattr(need, column, value)
+        report.needs.updated += 1
+    else:
+        report.needs.unchanged += 1
+    session.flush()
+    wanted: dict[str, tuple[str, str | None]] = {
+        offering_id: ("introduced", None) for offering_id in row.served_by
+    }
+    wanted.update({item.offering_id: ("rejected", item.reason or NO_REASON) for item in row.declined})
+    existing = {
+        match.offering_id: match for match in session.scalars(select(Match).where(Match.need_id == row.id))
+    }
+    proposals_changed = False
+    now = utcnow()
+    for offering_id, (state, reason) in wanted.items():
+        match = existing.get(offering_id)
+        if match is None:
+            session.add(
+                Match(
+                    need_id=row.id,
+                    offering_id=offering_id,
+                    state=state,
+                    reject_reason=reason,
+                    score=0.0,
+                    components={},
+                    explanation={"imported": True, "year": row.year},
+                    rank=0,
+                    engine_version=IMPORTED,
+                    reviewer=actor,
+                    decided_at=now,
+                    introduced_at=now if state == "introduced" else None,
+                )
+            )
+            report.proposals.created += 1
+            proposals_changed = True
+        elif match.state != state or match.reject_reason != reason:
+            match.state, match.reject_reason = state, reason
+            match.decided_at = now
+            match.introduced_at = now if state == "introduced" else None
+            report.proposals.updated += 1
+            proposals_changed = True
+        else:
+            report.proposals.unchanged += 1
+    for offering_id, match in existing.items():
+        if offering_id not in wanted and match.engine_version == IMPORTED:
+            session.delete(match)
+            report.removed += 1
+            proposals_changed = True
+    if need_changed or proposals_changed:
+        session.add(
+            AuditEvent(
+                actor=actor,
+                actor_role="system",
+                action="need.import",
+                entity_type="need",
+                entity_id=row.id,
+                after={
+                    "party": row.party,
+                    "served_by": row.served_by,
+                    "declined": [item.model_dump() for item in row.declined],
+                    "year": row.year,
+                },
+            )
+        )
 
 
 # --------------------------------------------------------------------------- export

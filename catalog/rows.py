@@ -141,6 +141,8 @@ class OfferingRow(InterchangeRow):
     how_to_apply: Annotated[CleanText, StringConstraints(max_length=4000)] | None = None
     # Kept on the provider: the last non-empty value of an import wins, an empty one changes nothing.
     provider_email: EmailAddress | None = None
+    # The umbrella entry this programme or area belongs to (another offering's id; one level).
+    parent: Identifier | None = None
 
     _null_lists = field_validator(*list_fields, mode="before")(_none_to_empty)
 
@@ -184,6 +186,8 @@ class OfferingRow(InterchangeRow):
             raise ValueError("funding_min_usd is greater than funding_max_usd")
         if self.opens and self.closes and self.opens > self.closes:
             raise ValueError("opens is after closes")
+        if self.parent is not None and self.parent == self.id:
+            raise ValueError("parent names the offering itself")
         if self.provider_id is None:
             self.provider_id = slugify(self.provider)
         return self
@@ -227,6 +231,52 @@ class NeedRow(InterchangeRow):
     @classmethod
     def _status_known(cls, value: str) -> str:
         return _check_codes([value], NEED_STATUSES, "need status")[0]
+
+
+class DeclinedRow(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    offering_id: Identifier
+    reason: str | None = None
+
+
+class HistoryRow(NeedRow):
+    """A past assistance record (``matcher history load``): a past need in the interchange
+    format for needs, plus ``served_by`` (ids of the offerings that delivered; may be empty: a
+    past request no one served), optional ``declined`` (offerings proposed and turned down,
+    each with the reason) and optional ``year`` (when the help was given)."""
+
+    served_by: list[Identifier] = Field(default_factory=list)
+    declined: list[DeclinedRow] = Field(default_factory=list)
+    year: Annotated[int, Field(ge=1900, le=2200)] | None = None
+
+    @field_validator("served_by", mode="before")
+    @classmethod
+    def _null_served(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @field_validator("declined", mode="before")
+    @classmethod
+    def _null_declined(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @model_validator(mode="after")
+    def _served_or_declined(self) -> HistoryRow:
+        self.served_by = list(dict.fromkeys(self.served_by))
+        seen: set[str] = set()
+        unique = []
+        for item in self.declined:
+            if item.offering_id not in seen:
+                seen.add(item.offering_id)
+                unique.append(item)
+        self.declined = unique
+        both = sorted(seen & set(self.served_by))
+        if both:
+            raise ValueError(f"offering(s) both served and declined: {', '.join(both)}")
+        return self
+
+    def offering_ids(self) -> list[str]:
+        return [*self.served_by, *(item.offering_id for item in self.declined)]
 
 
 ROW_MODELS: dict[Kind, type[InterchangeRow]] = {

@@ -9,12 +9,13 @@ here because they are labels, never inputs: a need's ``vague`` flag, and the sta
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from catalog.files import ImportRejected, read_sources
-from catalog.rows import NeedRow, OfferingRow, PartyRow
+from catalog.files import ImportRejected, read_history, read_sources
+from catalog.rows import HistoryRow, NeedRow, OfferingRow, PartyRow
 from matcher.engine.domain import NeedProfile, OfferingProfile, PartyProfile
+from matcher.engine.history import Declined, PastNeed
 from matcher.taxonomy import bundled_catalog_dir
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -23,6 +24,8 @@ DEFAULT_QRELS = DATA_DIR / "dev_qrels.json"
 REQUEST_NEEDS = DATA_DIR / "requests.jsonl"  # the team's multilingual request set (REQUESTS.md)
 REQUEST_QRELS = DATA_DIR / "requests_qrels.json"
 EXAMPLE_NEEDS = DATA_DIR / "understanding_examples.jsonl"  # written with the vague definition
+DEFAULT_HISTORY = DATA_DIR / "dev_history.jsonl"
+DEFAULT_GROUPS = DATA_DIR / "dev_groups.json"
 
 
 def default_offerings() -> Path:
@@ -40,6 +43,7 @@ class LabelledSet:
     parties: dict[str, PartyProfile]
     qrels: dict[str, dict[str, int]]
     vague: dict[str, bool]
+    party_names: dict[str, str] = field(default_factory=dict)
 
     @property
     def judged_needs(self) -> list[NeedProfile]:
@@ -128,19 +132,7 @@ def load_labelled_set(
     missing = sorted({row.party for row in need_rows} - set(party_profiles))
     if missing:
         raise ValueError(f"needs name parties missing from the party list: {', '.join(missing)}")
-    need_profiles = [
-        NeedProfile(
-            id=row.id,
-            party=row.party,
-            title=row.title,
-            description=row.description,
-            language=row.language,
-            sectors=tuple(row.sectors),
-            assistance_types=tuple(row.assistance_types),
-            budget_usd=row.budget_usd,
-        )
-        for row in need_rows
-    ]
+    need_profiles = [need_of(row) for row in need_rows]
     labels = _vague_labels(needs or DEFAULT_NEEDS)
     return LabelledSet(
         offerings=[OfferingProfile.from_record(row) for row in offering_rows],
@@ -148,4 +140,51 @@ def load_labelled_set(
         parties=party_profiles,
         qrels={str(need): {str(o): int(g) for o, g in grades.items()} for need, grades in judgments.items()},
         vague={need.id: labels.get(need.id, False) for need in need_profiles},
+        party_names={row.iso3: row.name_en for row in party_rows},
     )
+
+
+def need_of(row: NeedRow) -> NeedProfile:
+    return NeedProfile(
+        id=row.id,
+        party=row.party,
+        title=row.title,
+        description=row.description,
+        language=row.language,
+        sectors=tuple(row.sectors),
+        assistance_types=tuple(row.assistance_types),
+        budget_usd=row.budget_usd,
+    )
+
+
+def load_groups(path: Path | None) -> dict[str, str]:
+    """``{need_id: case group}`` (``dev_groups.json``'s shape); an absent file: no groups."""
+    if path is None or not path.is_file():
+        return {}
+    return {str(key): str(value) for key, value in json.loads(path.read_text(encoding="utf-8")).items()}
+
+
+def load_history(path: Path, data: LabelledSet, groups: dict[str, str]) -> list[PastNeed]:
+    """Past needs of a history file (the ``matcher history load`` format) as the engine's
+    records, each with its case group (``groups``, else its own id). Raises ``ImportRejected``
+    for a bad line, ``ValueError`` for a Party missing from the set's party list."""
+    sources, errors, _ = read_history([path])
+    if errors:
+        raise ImportRejected(errors)
+    rows: list[HistoryRow] = [source.row for source in sources]
+    missing = sorted({row.party for row in rows} - set(data.parties))
+    if missing:
+        raise ValueError(f"history names parties missing from the party list: {', '.join(missing)}")
+    return [
+        PastNeed(
+            need=need_of(row),
+            party=data.parties[row.party],
+            country=data.party_names.get(row.party, row.party),
+            served=tuple(row.served_by),
+            declined=tuple(Declined(item.offering_id, item.reason) for item in row.declined),
+            year=row.year,
+            group=groups.get(row.id, row.id),
+            sectors=tuple(row.sectors),
+        )
+        for row in rows
+    ]

@@ -14,14 +14,19 @@ from dataclasses import dataclass, field
 from evaluation.dataset import LabelledSet, UnderstandingCase
 from evaluation.metrics import METRICS, mean, paired_bootstrap, per_need
 from evaluation.systems import (
+    LearnedRanker,
     Ranker,
     VectorCache,
     build_baselines,
     build_engine,
+    embed_history,
     shipped,
+    with_history,
+    without_folding,
     without_structure,
 )
 from matcher.embeddings.encoders import Encoder
+from matcher.engine.history import PastNeed
 from matcher.engine.text.tagging import KeywordTagger
 from matcher.engine.understanding import RequestReader
 from matcher.engine.weights import RankingWeights
@@ -29,6 +34,11 @@ from matcher.taxonomy import GENERAL_SECTOR, Taxonomy, load_taxonomy
 
 SHIPPED = "shipped"
 SHIPPED_TEXT_ONLY = "shipped, no structured features"
+SHIPPED_UNFOLDED = "shipped, umbrellas not folded"
+SHIPPED_HISTORY = "shipped + history"
+SHIPPED_SERVED_ONLY = "shipped + history, served neighbours only"
+LEARNED = "learned re-ranker + history"
+HISTORY_SYSTEMS = (SHIPPED_HISTORY, SHIPPED_SERVED_ONLY, LEARNED)
 
 
 @dataclass
@@ -69,8 +79,16 @@ def evaluate(
     taxonomy: Taxonomy | None = None,
     today: dt.date | None = None,
     progress: Callable[[str], None] | None = None,
+    history: Sequence[PastNeed] = (),
+    groups: Mapping[str, str] | None = None,
 ) -> QualityRun:
-    """Run every system. ``encoders`` maps the engine roles (``MULTILINGUAL``, ``ENGLISH``) to encoders."""
+    """Run every system. ``encoders`` maps the engine roles (``MULTILINGUAL``, ``ENGLISH``) to encoders.
+
+    With ``history`` (past needs, each with its case group), three more systems run with it:
+    the shipped pipeline, the same with only the served-neighbours component, and the learned
+    re-ranker. A need's own case group (``groups``, else its id) is always left out of the
+    history it is ranked with, so needs of the history are evaluated leave-group-out and
+    other needs see the whole history."""
     weights = weights or RankingWeights()
     cache = cache or VectorCache(None)
     taxonomy = taxonomy or load_taxonomy()
@@ -78,6 +96,7 @@ def evaluate(
     labels = {role: encoder.name for role, encoder in encoders.items()}
     dense_encoders = {f"dense {encoder.name}": encoder for role, encoder in sorted(encoders.items())}
     baselines = build_baselines(data, dense_encoders, cache, taxonomy)
+    engine = build_engine(data, encoders, cache, taxonomy, weights)
     systems: list[tuple[str, Ranker]] = [
         ("random", baselines.random()),
         ("text-blind", baselines.text_blind()),
@@ -94,17 +113,35 @@ def evaluate(
                 today,
             ),
         ),
-        (
-            SHIPPED,
-            shipped(build_engine(data, encoders, cache, taxonomy, weights), data, encoders, cache, today),
-        ),
+        (SHIPPED, shipped(engine, data, encoders, cache, today)),
     ]
+    systems.append((SHIPPED_UNFOLDED, shipped(without_folding(engine), data, encoders, cache, today)))
+    extras: dict[str, object] = {}
+    if history:
+        groups = dict(groups or {})
+        embedded = embed_history(engine, history, encoders, cache)
+        served_only = build_engine(
+            data,
+            encoders,
+            cache,
+            taxonomy,
+            weights.model_copy(update={"history_region": 0.0, "history_rejected": 0.0}),
+            reuse=engine,
+        )
+        learned = LearnedRanker(engine, embedded, groups, encoders, cache, today)
+        extras["learned"] = learned.comparison()
+        extras["history_records"] = len(embedded)
+        systems += [
+            (SHIPPED_HISTORY, with_history(engine, embedded, groups, data, encoders, cache, today)),
+            (SHIPPED_SERVED_ONLY, with_history(served_only, embedded, groups, data, encoders, cache, today)),
+            (LEARNED, with_history(engine, embedded, groups, data, encoders, cache, today, learned.models)),
+        ]
     results = []
     for name, ranker in systems:
         if progress:
             progress(name)
         results.append(run_system(name, ranker, data))
-    return QualityRun(data=data, systems=results, encoders=labels, date=today)
+    return QualityRun(data=data, systems=results, encoders=labels, date=today, extras=extras)
 
 
 def summary(run: QualityRun) -> dict[str, dict[str, float]]:
@@ -116,6 +153,10 @@ def by_language(run: QualityRun, system: SystemResult) -> dict[str, float]:
     for need in run.data.judged_needs:
         languages.setdefault(need.language or "?", []).append(need.id)
     return {language: system.metric("ndcg@10", ids) for language, ids in sorted(languages.items())}
+
+
+def has_system(run: QualityRun, name: str) -> bool:
+    return any(system.name == name for system in run.systems)
 
 
 def english_ratio(run: QualityRun, system: SystemResult) -> float:

@@ -15,16 +15,22 @@ from evaluation.metrics import METRICS, paired_bootstrap
 from evaluation.quality import (
     ALL_LANGUAGES,
     FAMILIES,
+    LEARNED,
     SHIPPED,
+    SHIPPED_HISTORY,
+    SHIPPED_SERVED_ONLY,
+    SHIPPED_UNFOLDED,
     QualityRun,
     by_language,
     english_ratio,
     halves,
+    has_system,
     intervals,
     summary,
     tagging_scores,
     vague_scores,
 )
+from matcher.engine.learning import Comparison, should_promote
 from matcher.engine.text.tagging import KeywordTagger
 from matcher.engine.understanding import RequestReader
 from matcher.taxonomy import UN_LANGUAGES, load_taxonomy
@@ -269,15 +275,15 @@ def by_sector(run: QualityRun, system_name: str) -> dict[str, tuple[int, float]]
     return {sector: (len(ids), system.metric("ndcg@10", ids)) for sector, ids in sorted(groups.items())}
 
 
-def targets(run: QualityRun) -> list[tuple[str, str, float, bool]]:
+def targets(run: QualityRun, system: str = SHIPPED) -> list[tuple[str, str, float, bool]]:
     table = summary(run)
-    shipped = table[SHIPPED]["ndcg@10"]
+    shipped = table[system]["ndcg@10"]
     values = [
         shipped,
         shipped / table["BM25"]["ndcg@10"],
         shipped / table["quick hybrid"]["ndcg@10"],
-        english_ratio(run, run.system(SHIPPED)),
-        table[SHIPPED]["recall2@10"],
+        english_ratio(run, run.system(system)),
+        table[system]["recall2@10"],
     ]
     thresholds = [0.75, 1.7, 1.1, 0.9, 0.85]
     return [
@@ -328,6 +334,67 @@ def _why_missed(run: QualityRun, cis: dict[str, tuple[float, float, float]]) -> 
     return lines
 
 
+def history_section(run: QualityRun, sources: dict[str, str]) -> list[str]:
+    """Targets with history beside the plain run, what each part adds, and the learned
+    re-ranker's held-out comparison with the hand-set weights."""
+    table = summary(run)
+    plain, with_history = targets(run, SHIPPED), targets(run, SHIPPED_HISTORY)
+    lines = [
+        "## With history",
+        "",
+        f"History: `{sources.get('history', '?')}` ({run.extras.get('history_records', 0)} past needs); "
+        f"case groups: `{sources.get('groups', '?')}`. A need is ranked with the history minus the records "
+        "of its own case group: needs of the history are evaluated leave-group-out (near-twins of one "
+        "project never explain each other), other needs see the whole history.",
+        "",
+    ]
+    lines += _table(
+        ["target", "goal", SHIPPED, SHIPPED_HISTORY, "met with history"],
+        [
+            (name, goal, f"{before:.3f}", f"{after:.3f}", "yes" if met else "**no**")
+            for (name, goal, before, _), (_, _, after, met) in zip(plain, with_history, strict=True)
+        ],
+    )
+    lines += ["", "What each part adds (paired bootstrap of the difference, 95%):", ""]
+    steps = [
+        (SHIPPED, SHIPPED_UNFOLDED),
+        (SHIPPED_SERVED_ONLY, SHIPPED),
+        (SHIPPED_HISTORY, SHIPPED_SERVED_ONLY),
+        (SHIPPED_HISTORY, SHIPPED),
+        (LEARNED, SHIPPED_HISTORY),
+    ]
+    rows = []
+    for after, before in steps:
+        first, second = run.system(after), run.system(before)
+        ids = [i for i in first.scores if first.scores[i]["ndcg@10"] is not None]
+        diff, low, high = paired_bootstrap(
+            [first.scores[i]["ndcg@10"] for i in ids],  # type: ignore[misc]
+            [second.scores[i]["ndcg@10"] for i in ids],  # type: ignore[misc]
+        )
+        rows.append(
+            (
+                f"{after} vs {before}",
+                _number(table[after]["ndcg@10"]),
+                _number(table[after]["recall2@10"]),
+                f"{diff:+.3f} [{low:+.3f}, {high:+.3f}]",
+            )
+        )
+    lines += _table(["step", "nDCG@10", "Recall@10 grade 2", "difference, nDCG@10 (95% CI)"], rows)
+    comparison = run.extras.get("learned")
+    if isinstance(comparison, Comparison):
+        promote, reason = should_promote(comparison)
+        summary_of = comparison.as_dict()
+        lines += [
+            "",
+            "Learned re-ranker, as `matcher model train` judges it (logistic regression over the score "
+            "components, trained leaving case groups out; held-out nDCG@10 with the history's delivered "
+            f"offerings as relevant): model {_number(summary_of['model_ndcg10'])}, hand-set "
+            f"{_number(summary_of['hand_ndcg10'])} over {summary_of['needs']} needs in "
+            f"{summary_of['groups']} groups. Verdict: **{'promoted' if promote else 'refused'}** ({reason}).",
+        ]
+    return lines
+
+
 def write_chart(run: QualityRun, path: Path) -> None:
     import matplotlib
 
@@ -347,8 +414,9 @@ def write_chart(run: QualityRun, path: Path) -> None:
     left.set_title("Systems (one run)")
 
     languages = sorted({need.language or "?" for need in run.data.judged_needs})
-    width = 0.8 / len(BASELINE_FOR_LANGUAGES)
-    for offset, name in enumerate(BASELINE_FOR_LANGUAGES):
+    shown = [*BASELINE_FOR_LANGUAGES, *([SHIPPED_HISTORY] if has_system(run, SHIPPED_HISTORY) else [])]
+    width = 0.8 / len(shown)
+    for offset, name in enumerate(shown):
         scores = by_language(run, run.system(name))
         xs = [index + offset * width for index in range(len(languages))]
         right.bar(xs, [scores.get(language, 0.0) for language in languages], width, label=name)
@@ -404,7 +472,10 @@ def write_report(run: QualityRun, out_dir: Path, *, sources: dict[str, str]) -> 
         ["target", "goal", "measured", "met"],
         [(name, goal, f"{value:.3f}", "yes" if met else "**no**") for name, goal, value, met in targets(run)],
     )
-    lines += ["", *_why_missed(run, cis), "", "## By need language (nDCG@10)", ""]
+    lines += ["", *_why_missed(run, cis)]
+    if has_system(run, SHIPPED_HISTORY):
+        lines += ["", *history_section(run, sources)]
+    lines += ["", "## By need language (nDCG@10)", ""]
     languages = sorted({need.language or "?" for need in run.data.judged_needs})
     counts = {
         language: sum(1 for n in run.data.judged_needs if (n.language or "?") == language)
@@ -461,16 +532,29 @@ def run_and_write(
     multilingual: str,
     english: str,
     progress: Any = None,
+    history: Path | None = None,
+    groups: Path | None = None,
 ) -> tuple[Path, QualityRun]:
     """Load the set, run every system, write the report. Used by ``matcher eval``."""
-    from evaluation.dataset import DEFAULT_NEEDS, DEFAULT_QRELS, default_offerings, load_labelled_set
+    from evaluation.dataset import (
+        DEFAULT_NEEDS,
+        DEFAULT_QRELS,
+        default_offerings,
+        load_groups,
+        load_history,
+        load_labelled_set,
+    )
     from evaluation.quality import evaluate
     from evaluation.systems import VectorCache
     from matcher.embeddings.encoders import build_encoders
 
     data = load_labelled_set(offerings, needs, qrels)
     encoders = build_encoders(multilingual, english)
-    run = evaluate(data, encoders, cache=VectorCache(cache_dir), progress=progress)
+    case_groups = load_groups(groups)
+    past = load_history(history, data, case_groups) if history is not None else []
+    run = evaluate(
+        data, encoders, cache=VectorCache(cache_dir), progress=progress, history=past, groups=case_groups
+    )
     root = Path.cwd()
 
     def shown(path: Path) -> str:
@@ -481,5 +565,7 @@ def run_and_write(
         "offerings": shown(offerings or default_offerings()),
         "needs": shown(needs or DEFAULT_NEEDS),
         "qrels": shown(qrels or DEFAULT_QRELS),
+        "history": shown(history) if history is not None else "none",
+        "groups": shown(groups) if groups is not None else "none",
     }
     return write_report(run, out_dir, sources=sources), run

@@ -8,11 +8,12 @@ the same builder as the service's (``matcher.engine.builder``).
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import bm25s
@@ -20,9 +21,12 @@ import numpy as np
 
 from evaluation.dataset import LabelledSet
 from matcher.embeddings.encoders import Encoder
-from matcher.engine import builder
+from matcher.engine import builder, learning
 from matcher.engine.domain import NeedProfile, OfferingProfile, PartyProfile
+from matcher.engine.history import History, PastNeed
+from matcher.engine.query import NeedQuery
 from matcher.engine.ranking import RankingEngine
+from matcher.engine.reranker import LinearReranker
 from matcher.engine.weights import RankingWeights
 from matcher.taxonomy import Taxonomy
 
@@ -247,12 +251,18 @@ def build_engine(
     cache: VectorCache,
     taxonomy: Taxonomy,
     weights: RankingWeights,
+    reuse: RankingEngine | None = None,
 ) -> RankingEngine:
     """The shipped engine over the labelled set's offerings, assembled exactly as the service
     assembles it (``matcher.engine.builder``), with in-memory indexes and the evaluation's
     vector cache as the embedding function."""
     return builder.build_engine(
-        offerings=data.offerings, encoders=encoders, embed=cache.embed, taxonomy=taxonomy, weights=weights
+        offerings=data.offerings,
+        encoders=encoders,
+        embed=cache.embed,
+        taxonomy=taxonomy,
+        weights=weights,
+        reuse=reuse,
     )
 
 
@@ -277,3 +287,105 @@ def without_structure(weights: RankingWeights) -> RankingWeights:
     return weights.model_copy(
         update={name: 0.0 for name in STRUCTURED_WEIGHTS if name in type(weights).model_fields}
     )
+
+
+def without_folding(engine: RankingEngine) -> RankingEngine:
+    """The engine with no umbrella relation, so no umbrella is folded under its members (the
+    measurement of folding; everything else is shared)."""
+    unfolded = copy.copy(engine)
+    unfolded.members = {}
+    return unfolded
+
+
+# ---------------------------------------------------------------------------- history
+
+
+def embed_history(
+    engine: RankingEngine, records: Sequence[PastNeed], encoders: Mapping[str, Encoder], cache: VectorCache
+) -> History:
+    """``records`` embedded as the service embeds the store's, each naming its sectors
+    (stated, else the engine's tagger's reading) for the track record."""
+    named = [
+        record
+        if record.sectors
+        else replace(
+            record, sectors=tuple(engine.tagger.tag(record.need.text, record.need.language).codes("sectors"))
+        )
+        for record in records
+    ]
+    return builder.build_history(named, encoders, cache.embed)
+
+
+def with_history(
+    engine: RankingEngine,
+    history: History,
+    groups: Mapping[str, str],
+    data: LabelledSet,
+    encoders: Mapping[str, Encoder],
+    cache: VectorCache,
+    today: dt.date,
+    models: Callable[[str], tuple[History, LinearReranker | None]] | None = None,
+) -> Ranker:
+    """The shipped pipeline with ``history``, leaving out the records of the need's own case
+    group (``groups``, else the need's id): leave-group-out for needs that are in the history,
+    the whole history for others. ``models(group)``, when given, supplies the history and the
+    learned re-ranker to use for a group instead."""
+    engines: dict[str, RankingEngine] = {}
+
+    def rank(need: NeedProfile) -> list[str]:
+        group = groups.get(need.id, need.id)
+        if group not in engines:
+            if models is not None:
+                visible, model = models(group)
+                engines[group] = engine.with_history(visible, model)
+            else:
+                engines[group] = engine.with_history(history.subset(lambda record: record.group != group))
+        return shipped(engines[group], data, encoders, cache, today)(need)
+
+    return rank
+
+
+@dataclass
+class LearnedRanker:
+    """The learned re-ranker, trained as ``matcher model train`` trains it but over the set's
+    case groups: for a need of the history, the model of the fold that held its group out
+    (with that fold's history); for any other need, a model trained on the whole history."""
+
+    engine: RankingEngine
+    history: History
+    groups: Mapping[str, str]
+    encoders: Mapping[str, Encoder]
+    cache: VectorCache
+    today: dt.date
+
+    def __post_init__(self) -> None:
+        record_groups = {record.need.id: record.group or record.need.id for record in self.history.records}
+        self.folds = learning.fold_models(
+            self.engine, self.history, self.need_vectors, record_groups, today=self.today
+        )
+        self.assigned = learning.folds(record_groups, self.history.records)
+        self._full: LinearReranker | None = None
+        self._full_trained = False
+
+    def need_vectors(self, query: NeedQuery) -> dict[str, np.ndarray]:
+        return builder.embed_query(query, self.encoders, self.cache.embed)
+
+    def comparison(self) -> learning.Comparison:
+        return learning.compare(self.folds)
+
+    def full(self) -> LinearReranker | None:
+        if not self._full_trained:
+            record_groups = {
+                record.need.id: record.group or record.need.id for record in self.history.records
+            }
+            cases = learning.build_cases(
+                self.engine, self.history, self.need_vectors, record_groups, today=self.today
+            )
+            self._full, self._full_trained = learning.fit(cases), True
+        return self._full
+
+    def models(self, group: str) -> tuple[History, LinearReranker | None]:
+        if group in self.assigned:
+            fold = self.folds[self.assigned[group]]
+            return fold.visible, fold.model
+        return self.history, self.full()

@@ -56,6 +56,15 @@ demo_app = typer.Typer(
 app.add_typer(answers_app, name="answers")
 app.add_typer(report_app, name="report")
 app.add_typer(demo_app, name="demo")
+history_app = typer.Typer(
+    help="Past assistance records: which programme delivered which help to whom.", no_args_is_help=True
+)
+app.add_typer(history_app, name="history")
+model_app = typer.Typer(
+    help="Learned re-rankers: train (promoted only if better on held-out cases), list, roll back.",
+    no_args_is_help=True,
+)
+app.add_typer(model_app, name="model")
 
 err = typer.echo
 
@@ -264,18 +273,26 @@ def rank(
     out: Annotated[
         Path | None, typer.Option("--out", help="Output JSON Lines. Default: standard output.")
     ] = None,
+    history: Annotated[
+        Path | None,
+        typer.Option(
+            "--history", help="Past assistance records (JSON Lines, the `matcher history load` format)."
+        ),
+    ] = None,
 ) -> None:
     """Rank each need against the given offerings, in an isolated temporary store.
 
     Writes one JSON object per need, in input order:
     {"need_id": ..., "vague": ..., "results": [{"offering_id": ..., "score": ..., "explanation": {...}}]}.
     Invalid rows abort before ranking, listed as FILE:LINE: field: message. The main
-    database is not touched.
+    database is not touched. With --history, the records are imported into the temporary
+    store first, so the ranking uses their track records (a need that is also a past record
+    is ranked without its own record).
     """
     import json
     import tempfile
 
-    from catalog.loaders import ImportRejected, load_files, read_sources
+    from catalog.loaders import ImportRejected, load_files, load_history, read_sources
     from matcher.services.matching import need_profile, party_profile
     from matcher.store.db import create_db_engine, make_session_factory, session_scope, upgrade
     from matcher.store.models import Need, Offering, Party
@@ -291,6 +308,8 @@ def rank(
             with session_scope(sessions) as session:
                 load_files(session, [party_file], kind="parties", actor="rank")
                 load_files(session, [offerings], kind="offerings", actor="rank")
+                if history is not None:
+                    load_history(session, [history], actor="rank")
                 load_files(session, [needs], kind="needs", actor="rank")
         except ImportRejected as rejected:
             for error in rejected.errors:
@@ -336,6 +355,108 @@ def rank(
         err(f"wrote {len(lines)} rankings to {out}", err=True)
 
 
+# --------------------------------------------------------------------------- history and models
+
+
+@history_app.command("load")
+def history_load(
+    files: Annotated[list[Path], typer.Argument(help="History files, JSON Lines.", show_default=False)],
+) -> None:
+    """Import past assistance records, all or nothing across every file.
+
+    One JSON object a line: a past need in the interchange format for needs, plus
+    `served_by` (offering ids; may be empty), optional `declined`
+    ([{"offering_id": ..., "reason": ...}]) and optional `year`. Each record becomes a
+    closed need with an introduced proposal per offering that served it and a rejected one
+    per offering it declined, audited as imported. If any record is bad nothing is written
+    and each problem is listed as FILE:LINE: field: message. Importing twice changes nothing.
+    """
+    from catalog.loaders import ImportRejected, load_history
+    from matcher.store.db import session_scope
+
+    store = open_store()
+    try:
+        with session_scope(store.sessions) as session:
+            report = load_history(session, files)
+    except ImportRejected as rejected:
+        for error in rejected.errors:
+            err(str(error), err=True)
+        err(f"import rejected: {len(rejected.errors)} problem(s); nothing was written", err=True)
+        raise typer.Exit(code=1) from None
+    for line in report.lines():
+        typer.echo(line)
+    if not report.changed:
+        typer.echo("nothing changed")
+
+
+@model_app.command("train")
+def model_train() -> None:
+    """Train a re-ranker on the store's history and decisions and promote it only if it beats
+    the hand-set weights on held-out case groups (the lower end of the 95% interval above 0).
+
+    Prints the verdict and both held-out nDCG@10 figures with the interval. A refused model
+    is kept (state refused) for inspection; it never orders a ranking.
+    """
+    from matcher.services.access import SYSTEM
+    from matcher.services.reranking import train_model
+    from matcher.store.db import session_scope
+    from matcher.store.models import Offering
+
+    store = open_store()
+    service = _matching_service(store.settings)
+    with session_scope(store.sessions) as session:
+        active = session.scalar(select(func.count()).select_from(Offering).where(Offering.active)) or 0
+        _load_with_progress(service, session, active * len(service.encoders), "embedding offerings")
+        report = train_model(session, service, SYSTEM)
+    for line in report.lines():
+        typer.echo(line)
+
+
+@model_app.command("list")
+def model_list() -> None:
+    """Every trained model, newest first: version, state, held-out nDCG@10 of the model and
+    of the hand-set weights, the difference with its 95% interval, and why."""
+    from matcher.services.reranking import list_models
+
+    store = open_store()
+    with store.sessions() as session:
+        models = list_models(session)
+        if not models:
+            typer.echo("no model trained yet: rankings use the hand-set weights (`matcher model train`)")
+            return
+        typer.echo("version\tstate\ttrained\tmodel\thand-set\tdifference [95%]\treason")
+        for model in models:
+            evaluation = model.evaluation
+            interval = evaluation.get("interval") or ["-", "-"]
+            typer.echo(
+                f"{model.version}\t{model.state}\t{model.created_at:%Y-%m-%d %H:%M}\t"
+                f"{evaluation.get('model_ndcg10')}\t{evaluation.get('hand_ndcg10')}\t"
+                f"{evaluation.get('difference')} [{interval[0]}, {interval[1]}]\t{model.reason}"
+            )
+
+
+@model_app.command("rollback")
+def model_rollback() -> None:
+    """Retire the active model and go back to the one promoted before it (or to the
+    hand-set weights when there is none). Audited."""
+    from matcher.services.access import SYSTEM, ServiceError
+    from matcher.services.reranking import rollback
+    from matcher.store.db import session_scope
+
+    store = open_store()
+    try:
+        with session_scope(store.sessions) as session:
+            retired, restored = rollback(session, SYSTEM)
+            message = (
+                f"retired {retired.version}; rankings now use "
+                f"{restored.version if restored is not None else 'the hand-set weights'}"
+            )
+    except ServiceError as problem:
+        err(f"error: {problem.message}", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(message)
+
+
 # --------------------------------------------------------------------------- serve
 
 
@@ -377,21 +498,41 @@ def evaluate_quality(
         Path | None, typer.Option("--qrels", help="Graded judgments, JSON (default: the dev set's).")
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for quality.md and quality.png.")] = RESULTS_DIR,
+    history: Annotated[
+        Path | None,
+        typer.Option("--history", help="Past assistance records (default: the dev history)."),
+    ] = None,
+    groups: Annotated[
+        Path | None,
+        typer.Option("--groups", help="Case group of each past need, JSON (default: the dev groups)."),
+    ] = None,
+    without_history: Annotated[
+        bool, typer.Option("--without-history", help="Run only the systems without history.")
+    ] = False,
 ) -> None:
     """Run every system (random, text-blind, BM25, dense per encoder, quick hybrid, the
-    shipped pipeline with and without structured features) over a labelled set in one
-    run, and write quality.md (metrics, per language, per sector, bootstrap intervals,
-    targets, tagger and vague check) and quality.png.
+    shipped pipeline with and without structured features or umbrella folding, and with
+    history: the shipped pipeline, its served-neighbours part alone and the learned
+    re-ranker) over a labelled set in one run, and write quality.md (metrics, per language,
+    per sector, bootstrap intervals, targets with and without history, tagger and vague
+    check) and quality.png.
 
-    Embeddings are cached under MATCHER_DATA_DIR/eval-cache, so a rerun only embeds new text.
+    A need is ranked with the history minus its own case group's records: the dev needs
+    leave-group-out, other sets with the whole history. Embeddings are cached under
+    MATCHER_DATA_DIR/eval-cache, so a rerun only embeds new text.
     """
     from tqdm import tqdm
 
-    from evaluation.quality import SHIPPED
+    from evaluation.dataset import DEFAULT_GROUPS, DEFAULT_HISTORY
+    from evaluation.quality import SHIPPED, SHIPPED_HISTORY
     from evaluation.quality_report import run_and_write, targets
 
     settings = get_settings()
-    bar = tqdm(total=9, desc="systems", unit="system", file=sys.stderr, disable=None)
+    history_file = None if without_history else history or DEFAULT_HISTORY
+    groups_file = None if without_history else groups or DEFAULT_GROUPS
+    bar = tqdm(
+        total=10 if without_history else 13, desc="systems", unit="system", file=sys.stderr, disable=None
+    )
 
     def step(name: str) -> None:
         bar.set_postfix_str(name)
@@ -406,14 +547,17 @@ def evaluate_quality(
         multilingual=settings.multilingual_encoder,
         english=settings.english_encoder,
         progress=step,
+        history=history_file,
+        groups=groups_file,
     )
     bar.close()
-    shipped = run.system(SHIPPED)
-    typer.echo(
-        f"shipped nDCG@10 {shipped.metric('ndcg@10'):.3f}, Recall@10 grade-2 {shipped.metric('recall2@10'):.3f}"
-    )
-    for name, goal, value, met in targets(run):
-        typer.echo(f"{name}: {value:.3f} (goal {goal}) {'met' if met else 'NOT met'}")
+    for name in (SHIPPED, SHIPPED_HISTORY) if history_file is not None else (SHIPPED,):
+        system = run.system(name)
+        typer.echo(
+            f"{name} nDCG@10 {system.metric('ndcg@10'):.3f}, Recall@10 grade-2 {system.metric('recall2@10'):.3f}"
+        )
+        for target, goal, value, met in targets(run, name):
+            typer.echo(f"  {target}: {value:.3f} (goal {goal}) {'met' if met else 'NOT met'}")
     typer.echo(f"wrote {report} and {report.with_suffix('.png')}")
 
 

@@ -269,8 +269,33 @@ class OfferingOut(BaseModel):
     contact: str | None
     how_to_apply: str | None
     provider_email: str | None
+    parent: str | None = Field(
+        None, description="The umbrella entry this programme or area belongs to (set by catalogue imports)."
+    )
     created_at: dt.datetime
     updated_at: dt.datetime
+
+
+class TrackRecordNeed(BaseModel):
+    need_id: str
+    title: str | None = Field(None, description="Left out for a provider when the need is confidential.")
+    party: str
+    country: str
+    sectors: list[str]
+    year: int | None
+    state: str = Field(description="accepted or introduced")
+    imported: bool = Field(
+        description="From an imported history file rather than a decision in the workbench."
+    )
+
+
+class TrackRecordOut(BaseModel):
+    offering_id: str
+    served: int = Field(description="Past needs the offering served (accepted, introduced or imported).")
+    countries: dict[str, int]
+    sectors: dict[str, int]
+    declined: dict[str, int] = Field(description="Proposals turned down, by reason kind.")
+    needs: list[TrackRecordNeed]
 
 
 class OfferingPage(PageFields):
@@ -296,6 +321,7 @@ class MatchesOut(BaseModel):
     vague: bool | None = None
     coaching: Coaching | None = None
     engine_version: str | None = None
+    model_version: str | None = None
     candidates: int | None = None
     removed: dict[str, int] | None = Field(None, description="Offerings each eligibility constraint removed.")
     min_score: float | None = Field(None, description="Donor view: the cut-off applied.")
@@ -463,6 +489,9 @@ class ProposalOut(BaseModel):
     score: float | None = Field(None, description="Secretariat and admin only (the engine's scale).")
     rank: int | None = Field(None, description="Secretariat and admin only.")
     engine_version: str | None = Field(None, description="Secretariat and admin only.")
+    model_version: str | None = Field(
+        None, description="Secretariat and admin only: the learned re-ranker that ordered it, or hand-set."
+    )
     explanation: dict[str, Any] | None = Field(None, description="Secretariat and admin only.")
     reject_reason: str | None = Field(None, description="Secretariat and admin only.")
     reviewer: str | None = Field(None, description="Secretariat and admin only.")

@@ -18,8 +18,10 @@ import numpy as np
 from matcher.embeddings.encoders import MULTILINGUAL, Encoder
 from matcher.embeddings.index import VectorIndex, vector_id
 from matcher.engine.domain import OfferingProfile
+from matcher.engine.history import History, PastNeed
 from matcher.engine.query import SENTENCES, NeedQuery
 from matcher.engine.ranking import RankingEngine
+from matcher.engine.reranker import LinearReranker
 from matcher.engine.text.lexical import sentences
 from matcher.engine.text.tagging import Glossary, keyword_glossary
 from matcher.engine.weights import RankingWeights
@@ -49,6 +51,8 @@ def build_engine(
     indexes: Mapping[str, VectorIndex] | None = None,
     index_factory: IndexFactory = new_index,
     reuse: RankingEngine | None = None,
+    history: History | Sequence[PastNeed] = (),
+    reranker: LinearReranker | None = None,
 ) -> RankingEngine:
     """A ``RankingEngine`` over ``offerings`` (every offering, active or not).
 
@@ -62,6 +66,10 @@ def build_engine(
     ``reuse`` is the previous engine built with the same encoders and taxonomy: its tagger,
     glossary, per-offering artefacts and the sentence vectors of unchanged descriptions are
     reused, so a one-offering change embeds only that offering's sentences.
+
+    ``history`` (past needs, ``matcher.engine.history``) is embedded with the multilingual
+    encoder (``build_history``) unless it is an embedded ``History`` already; ``reranker`` is
+    a promoted learned model, or None.
     """
     active = [offering for offering in offerings if offering.active]
     ready = dict(indexes or {})
@@ -92,7 +100,19 @@ def build_engine(
         offering_sentences=offering_sentences,
         glossary=glossary,
         reuse=reuse,
+        history=history if isinstance(history, History) else build_history(history, encoders, embed),
+        reranker=reranker,
     )
+
+
+def build_history(records: Sequence[PastNeed], encoders: Mapping[str, Encoder], embed: Embed) -> History:
+    """``records`` with their multilingual vectors (the same text and encoder as a need's
+    own multilingual vector). Without a multilingual encoder there is no similarity to
+    measure, so the history is empty."""
+    multilingual = encoders.get(MULTILINGUAL)
+    if not records or multilingual is None:
+        return History()
+    return History(tuple(records), embed(multilingual, [record.text for record in records]))
 
 
 def sentence_vectors(

@@ -20,6 +20,15 @@ Score of a candidate (higher is better; roughly 0–1.5, not a probability):
                                  the general-implementation sector]
   − weights.unverified         · [the offering is unverified]
   − weights.budget             · how far the need's budget lies outside the funding range
+  + weights.history_served     · weighted share of similar past needs the offering served
+  + weights.history_region     · its record in the Party's region, n / (n + 5)
+  − weights.history_rejected   · weighted share of similar past needs that rejected it
+                                 (the three history components are computed by
+                                 ``matcher.engine.history`` and are 0 without history)
+
+A promoted learned model (``matcher.engine.reranker``) may re-order the head of a ranking;
+it never changes this score, whose scale the unmet-needs threshold and the donor cut-off
+use.
 
 A vague need ("we lack capacity") names no subject; the taxonomy's general-implementation
 sector (``GENERAL_SECTOR``: ratification, legislation, institutions) is what such a need asks

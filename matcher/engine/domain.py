@@ -41,6 +41,7 @@ class OfferingProfile:
     opens: dt.date | None = None
     closes: dt.date | None = None
     capacity: int | None = None
+    parent: str | None = None  # the umbrella entry this programme or area belongs to
 
     @property
     def text(self) -> str:
@@ -70,6 +71,7 @@ class OfferingProfile:
             opens=record.opens,
             closes=record.closes,
             capacity=record.capacity,
+            parent=getattr(record, "parent", None),
         )
 
 

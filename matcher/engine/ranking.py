@@ -12,13 +12,18 @@ The flow of one ranking, each step in its own module:
    its vector index restricted to the eligible rows (``RowSearch``; candidates beyond
    ``dense_depth`` get the lowest score retrieved), and every other score component as
    arrays over the candidates (``components``, where the score is written out);
-3. the ``rerank_depth`` best get the sentence pass (their best sentence pair), then order
-   (by score, ties by offering id) and diversity (``_diversify``) — here;
-4. explanations of the results (``explanations``).
+3. the history's evidence (``history``: similar past needs the offering served or turned
+   down, its record in the region) as three more components;
+4. the ``rerank_depth`` best get the sentence pass (their best sentence pair), then order
+   (by score, ties by offering id; a promoted learned model re-orders the head, ``reranker``),
+   an umbrella folded under its member (``umbrellas``) and diversity (``_diversify``) — here;
+5. explanations of the results (``explanations``), with the offering's track record and
+   the umbrella it belongs to.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
@@ -33,9 +38,12 @@ from matcher.engine.codes import CodeSpace
 from matcher.engine.components import SentencePair, best_sentence_pair, component_arrays
 from matcher.engine.domain import NeedProfile, OfferingProfile, PartyProfile
 from matcher.engine.explanations import NOTICE, explain
+from matcher.engine.history import NO_NEIGHBOURS, History, HistoryEvidence, Neighbours
 from matcher.engine.query import SENTENCES, NeedQuery, QueryBuilder
+from matcher.engine.reranker import HAND_SET, LinearReranker, reorder
 from matcher.engine.text.lexical import LexicalIndex
 from matcher.engine.text.tagging import Glossary, KeywordTagger, TagEvidence
+from matcher.engine.umbrellas import folded, members_of
 from matcher.engine.weights import RankingWeights
 from matcher.taxonomy import Taxonomy
 
@@ -54,7 +62,7 @@ __all__ = [
     "RowSearch",
 ]
 
-ENGINE_VERSION = "hybrid-2"
+ENGINE_VERSION = "hybrid-3"  # hybrid-2 plus history evidence and umbrellas folded under members
 
 
 class RowSearch(Protocol):
@@ -94,6 +102,7 @@ class Ranking:
     candidates: int
     query: NeedQuery
     engine_version: str = ENGINE_VERSION
+    model_version: str = HAND_SET  # the learned model that ordered it, or HAND_SET
 
     @property
     def evidence(self) -> TagEvidence:
@@ -110,6 +119,7 @@ class _Scored:
     candidates: int
     removed: dict[str, int]
     pairs: dict[str, SentencePair] = field(default_factory=dict)
+    neighbours: Neighbours = NO_NEIGHBOURS
 
 
 class RankingEngine:
@@ -122,6 +132,9 @@ class RankingEngine:
     a role left out contributes nothing. ``offering_sentences`` maps an active offering's id
     to its description's sentences and their multilingual vectors. ``reuse``, the previous
     engine over the same taxonomy, lends its tagger, glossary and per-offering artefacts.
+    ``history`` (embedded past needs, ``matcher.engine.history``) adds its evidence; empty, it
+    adds exactly zero. ``reranker``, a promoted learned model, re-orders the head of each
+    ranking (scores keep the hand-set scale); ``with_history`` swaps both cheaply.
     """
 
     def __init__(
@@ -137,6 +150,8 @@ class RankingEngine:
         dense_depth: int = 400,
         rerank_depth: int = 100,
         reuse: RankingEngine | None = None,
+        history: History | None = None,
+        reranker: LinearReranker | None = None,
     ) -> None:
         self.taxonomy = taxonomy
         self.weights = weights or RankingWeights()
@@ -159,6 +174,33 @@ class RankingEngine:
         self.dense_depth = dense_depth
         self.rerank_depth = rerank_depth
         self.lexical = LexicalIndex([offering.text for offering in self.offerings])
+        self.members = members_of(self.offerings)
+        # Code profiles of past needs by need, shared by the copies ``with_history`` makes,
+        # so a new decision tags only the need it is about.
+        self._past_profiles: dict[NeedProfile, np.ndarray] = reuse._past_profiles if reuse is not None else {}
+        self._bind_history(history or History(), reranker)
+
+    def _bind_history(self, history: History, reranker: LinearReranker | None) -> None:
+        profiles = None
+        if len(history):
+            for record in history.records:
+                if record.need not in self._past_profiles:
+                    self._past_profiles[record.need] = self.prepare(record.need).code_profile
+            profiles = np.vstack([self._past_profiles[record.need] for record in history.records])
+        self.history = HistoryEvidence(history, self.catalogue.position, len(self.catalogue), profiles)
+        self.reranker = reranker
+
+    def with_history(self, history: History, reranker: LinearReranker | None = None) -> RankingEngine:
+        """This engine with another history and re-ranker: everything else (catalogue,
+        indexes, tagger, lexical index) is shared, so a decision or an import costs only the
+        history's binding to the catalogue."""
+        engine = copy.copy(self)
+        engine._bind_history(history, reranker)
+        return engine
+
+    @property
+    def model_version(self) -> str:
+        return self.reranker.version if self.reranker is not None else HAND_SET
 
     @property
     def offerings(self) -> list[OfferingProfile]:
@@ -194,12 +236,21 @@ class RankingEngine:
         window = max(k, 10)
         head = max(self.rerank_depth, 2 * window)  # room for the diversity step to push some down
         scored = self._score(query, party, need_vectors, today or dt.date.today(), head=head)
-        results = self._diversify(scored.ranked, k)[:k]
+        ordered = reorder(scored.ranked, self.reranker)
+        umbrellas = folded(self._window(ordered, window), self.members)
+        if umbrellas:
+            ordered = [item for item in ordered if item.offering.id not in umbrellas]
+        results = self._diversify(ordered, k)[:k]
         for item in results:
-            item.explanation = explain(
-                query, item.offering, item.components, self.catalogue, scored.pairs.get(item.offering.id)
-            )
-        return Ranking(query.need.id, results, scored.removed, scored.candidates, query)
+            item.explanation = self._explain(query, party, item, scored, umbrellas)
+        return Ranking(
+            query.need.id,
+            results,
+            scored.removed,
+            scored.candidates,
+            query,
+            model_version=self.model_version,
+        )
 
     def score_pair(
         self,
@@ -217,10 +268,54 @@ class RankingEngine:
         if not scored.ranked:
             return None
         item = scored.ranked[0]
-        item.explanation = explain(
-            query, item.offering, item.components, self.catalogue, scored.pairs.get(offering_id)
-        )
+        item.explanation = self._explain(query, party, item, scored, set())
         return item
+
+    def _explain(
+        self,
+        query: NeedQuery,
+        party: PartyProfile,
+        item: RankedOffering,
+        scored: _Scored,
+        umbrellas: set[str],
+    ) -> dict[str, Any]:
+        """``explain`` plus what this module adds: the offering's track record, the umbrella
+        it belongs to (and whether that umbrella was folded under it), the model's value."""
+        offering = item.offering
+        explanation = explain(query, offering, item.components, self.catalogue, scored.pairs.get(offering.id))
+        record = self.history.track_record(
+            self.catalogue.position[offering.id], scored.neighbours, query.need.id, party, self.taxonomy
+        )
+        if record is not None:
+            explanation["track_record"] = record
+        umbrella = self.members.get(offering.id)
+        if umbrella is not None:
+            parent = self.catalogue.offerings[self.catalogue.position[umbrella]]
+            explanation["part_of"] = {
+                "offering_id": umbrella,
+                "title": parent.title,
+                "folded": umbrella in umbrellas,
+            }
+        if self.reranker is not None:
+            explanation["model"] = {
+                "version": self.reranker.version,
+                "value": round(self.reranker.value(item.components), 6),
+            }
+        return explanation
+
+    def _window(self, ordered: Sequence[RankedOffering], window: int) -> list[str]:
+        """Ids of the first ``window`` of ``ordered`` under the provider cap (what
+        ``_diversify`` shows when the soft penalty is 0, its default)."""
+        shown: list[str] = []
+        per_provider: dict[str, int] = {}
+        for item in ordered:
+            if len(shown) >= window:
+                break
+            count = per_provider.get(item.offering.provider_id, 0)
+            if count < self.weights.provider_cap:
+                per_provider[item.offering.provider_id] = count + 1
+                shown.append(item.offering.id)
+        return shown
 
     def _score(
         self,
@@ -257,6 +352,11 @@ class RankingEngine:
             if role in need_vectors
         }
         columns = component_arrays(query, catalogue, rows, dense, lexical_norm, self.weights)
+        scored.neighbours = self.history.neighbours(need_vectors.get(MULTILINGUAL), query.need.id)
+        evidence = self.history.columns(scored.neighbours, query.need.id, party, rows, query.code_profile)
+        columns["history_served"] = self.weights.history_served * evidence["history_served"]
+        columns["history_region"] = self.weights.history_region * evidence["history_region"]
+        columns["history_rejected"] = -self.weights.history_rejected * evidence["history_rejected"]
         totals = np.zeros(len(rows))
         for column in columns.values():
             totals += column

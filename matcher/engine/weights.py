@@ -27,5 +27,10 @@ class RankingWeights(BaseModel):
     generality: float = 0.3
     unverified: float = 0.3
     budget: float = 0.05
+    # History (``matcher.engine.history``): similar past needs the offering served, its record
+    # in the Party's region, and similar past needs where it was rejected (subtracted).
+    history_served: float = 0.2
+    history_region: float = 0.1
+    history_rejected: float = 0.1
     provider_repeat: float = 0.0  # score lost per offering of the same provider already placed
     provider_cap: int = 4  # at most this many offerings of one provider in the top 10

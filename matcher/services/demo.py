@@ -422,11 +422,13 @@ def _decide(session: Session, matching: MatchingService, now: dt.datetime) -> tu
         review.accept(session, DEMO, best.id, matching=matching)
         decisions += 1
         if len(proposals) > 1:
-            review.reject(session, DEMO, proposals[-1].id, "[Example] outside the programme's focus")
+            review.reject(
+                session, DEMO, proposals[-1].id, "[Example] outside the programme's focus", matching=matching
+            )
             decisions += 1
         if outcome is None:
             continue
-        review.introduce(session, DEMO, best.id)
+        review.introduce(session, DEMO, best.id, matching=matching)
         decisions += 1
         note = "[Example] the programme's current call is closed" if outcome == "declined" else None
         review.record_outcome(

@@ -47,6 +47,7 @@ def need_matches(
             "vague": coaching.vague,
             "coaching": coaching.as_dict(),
             "engine_version": ranking.engine_version,
+            "model_version": ranking.model_version,
             "candidates": ranking.candidates,
             "removed": ranking.removed,
             "results": [

@@ -36,8 +36,10 @@ from matcher.embeddings.index import IndexLoadError, VectorIndex, fingerprint_ro
 from matcher.engine.builder import build_engine, embed_query
 from matcher.engine.domain import NeedProfile, OfferingProfile, PartyProfile
 from matcher.engine.eligibility import failed_constraint
+from matcher.engine.history import History
 from matcher.engine.query import NeedQuery
 from matcher.engine.ranking import Ranking, RankingEngine
+from matcher.engine.reranker import LinearReranker
 from matcher.engine.weights import RankingWeights
 from matcher.store.models import CachedEmbedding, Need, Offering, Party, catalog_version
 from matcher.taxonomy import OPEN_NEED_STATUSES, load_taxonomy
@@ -253,6 +255,9 @@ class MatchingService:
         self.indexes = RowIndexes(directory=index_dir, encoders=self.encoders, kind="offerings")
         self.offerings: list[OfferingProfile] = []
         self._engine: RankingEngine | None = None
+        # Past needs with their vectors, and the promoted re-ranker (``history_changed``).
+        self.history = History()
+        self.reranker: LinearReranker | None = None
         # The catalogue version (``matcher.store.models.CatalogState``) these copies reflect.
         self.catalog_version = -1
         # Counted when the offerings change, so reading it (the metrics gauge) costs nothing.
@@ -284,6 +289,7 @@ class MatchingService:
         self.indexes.load_or_build(session, offering_rows(self.offerings), progress)
         self.need_indexes.load_or_build(session, open_need_rows(session))
         self._queries.clear()
+        self._read_history(session)
         self._rebuild_engine(session)
 
     def warm_up(self) -> None:
@@ -307,7 +313,26 @@ class MatchingService:
             weights=self.weights,
             indexes=self.indexes.indexes,
             reuse=self._engine,
+            history=self.history,
+            reranker=self.reranker,
         )
+
+    def _read_history(self, session: Session) -> None:
+        from matcher.services.history import load_history
+        from matcher.services.reranking import active_reranker
+
+        self.history = load_history(session, self)
+        self.reranker = active_reranker(session)
+
+    @_locked
+    def history_changed(self, session: Session) -> None:
+        """Reflect a decision, a history import or a model change (call after the write):
+        the history and the active re-ranker are read again and swapped into the engine."""
+        self._read_history(session)
+        if self._engine is not None:
+            self._engine = self._engine.with_history(self.history, self.reranker)
+        self._changed()
+        self.catalog_version = catalog_version(session)
 
     @_locked
     def offering_changed(self, session: Session, offering_id: str) -> None:

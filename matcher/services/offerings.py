@@ -331,6 +331,7 @@ def offering_record(offering: Offering) -> dict[str, Any]:
         "provider_id": offering.provider_id,
         **{name: getattr(offering, name) for name in EDITABLE},
         "provider_email": offering.provider_email,
+        "parent": offering.parent,
         "created_at": offering.created_at,
         "updated_at": offering.updated_at,
     }

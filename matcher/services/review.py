@@ -178,6 +178,7 @@ def match_need(
             "explanation": item.explanation,
             "rank": rank,
             "engine_version": ranking.engine_version,
+            "model_version": ranking.model_version,
         }
         if current is None:
             proposal = Match(need_id=need.id, offering_id=item.offering.id, state="proposed", **values)
@@ -406,6 +407,8 @@ def _snapshot(match: Match) -> dict[str, Any]:
         "state": match.state,
         "score": round(match.score, 6),
         "rank": match.rank,
+        "engine_version": match.engine_version,
+        "model_version": match.model_version,
         "reject_reason": match.reject_reason,
         "close_reason": match.close_reason,
         "outcome": match.outcome,
@@ -457,28 +460,49 @@ def _move(
     return match, need_moved
 
 
+def _history_moved(session: Session, matching: MatchingService | None) -> None:
+    """After a committed decision: it is history from this moment, so the next ranking of a
+    similar need reads it (the decision also moved the catalogue version)."""
+    if matching is not None:
+        matching.history_changed(session)
+
+
 def accept(session: Session, principal: Principal, proposal_id: int, *, matching: MatchingService) -> Match:
-    """Accept and commit; the need becomes ``matched`` and leaves the donor view."""
+    """Accept and commit; the need becomes ``matched`` and leaves the donor view, and the
+    service's history reflects the decision at once."""
     match, need_moved = _move(session, principal, proposal_id, "accepted")
     _commit_and_reflect(session, matching, [match.need_id] if need_moved else [])
+    _history_moved(session, matching)
     return match
 
 
-def reject(session: Session, principal: Principal, proposal_id: int, reason: str | None) -> Match:
-    """Reject with a reason and commit."""
+def reject(
+    session: Session,
+    principal: Principal,
+    proposal_id: int,
+    reason: str | None,
+    *,
+    matching: MatchingService | None = None,
+) -> Match:
+    """Reject with a reason and commit: never proposed again for this need, and evidence (by
+    the reason's kind) that mildly demotes the offering for similar needs."""
     if not reason or not reason.strip():
         raise Invalid(
             "a rejection needs a reason", [{"loc": "body.reason", "message": "required, not empty"}]
         )
     match, _ = _move(session, principal, proposal_id, "rejected", reason.strip())
     session.commit()
+    _history_moved(session, matching)
     return match
 
 
-def introduce(session: Session, principal: Principal, proposal_id: int) -> Match:
+def introduce(
+    session: Session, principal: Principal, proposal_id: int, *, matching: MatchingService | None = None
+) -> Match:
     """Mark introduced and commit."""
     match, _ = _move(session, principal, proposal_id, "introduced")
     session.commit()
+    _history_moved(session, matching)
     return match
 
 
@@ -578,8 +602,10 @@ def undo_decision(
             )
             # Open again: back in the donor view and the open-needs index.
             _commit_and_reflect(session, matching, [need.id])
+            _history_moved(session, matching)
             return match
     session.commit()
+    _history_moved(session, matching)
     return match
 
 
@@ -681,6 +707,7 @@ def proposal_record(match: Match, principal: Principal) -> dict[str, Any]:
             score=match.score,
             rank=match.rank,
             engine_version=match.engine_version,
+            model_version=match.model_version,
             explanation=dict(match.explanation or {}),
             reject_reason=match.reject_reason,
             reviewer=match.reviewer,

@@ -30,6 +30,7 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Dialect
@@ -153,6 +154,8 @@ class Offering(Timestamped, Base):
     capacity: Mapped[int | None] = mapped_column(Integer)
     contact: Mapped[str | None] = mapped_column(String(300))
     how_to_apply: Mapped[str | None] = mapped_column(Text)
+    # The umbrella entry this programme or area belongs to (an offering id; one level).
+    parent: Mapped[str | None] = mapped_column(String(200))
 
     provider_ref: Mapped[Provider] = relationship(back_populates="offerings")
 
@@ -198,6 +201,8 @@ class Need(Timestamped, Base):
     # The lifecycle asks the Party to reconfirm an idle need, and closes it if nobody does.
     reconfirm_requested_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     reconfirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # A past need imported by ``matcher history load``: the year the help was given, if known.
+    history_year: Mapped[int | None] = mapped_column(Integer)
     # How the needs assessment reads the text, kept when the text is written (like the
     # inferred codes) so that the assessment's figures are plain queries.
     challenge_kind: Mapped[str | None] = mapped_column(String(24))
@@ -232,6 +237,8 @@ class Match(Timestamped, Base):
     explanation: Mapped[dict[str, Any]] = mapped_column(default=dict)
     rank: Mapped[int] = mapped_column(Integer)
     engine_version: Mapped[str] = mapped_column(String(64))
+    # The learned re-ranker that ordered the ranking ("model-3"), or "hand-set".
+    model_version: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16), default="proposed")
     reject_reason: Mapped[str | None] = mapped_column(Text)
     reviewer: Mapped[str | None] = mapped_column(String(200))
@@ -316,6 +323,44 @@ class SurveyResponse(Base):
     need_id: Mapped[str | None] = mapped_column(ForeignKey("needs.id"))
 
     round: Mapped[SurveyRound] = relationship()
+
+
+MODEL_STATES = ("active", "refused", "retired")
+
+
+class RankingModel(Base):
+    """A learned re-ranker trained by ``matcher model train``: its parameters (plain numbers,
+    ``matcher.engine.reranker.LinearReranker``), its evaluation against the hand-set weights
+    on held-out case groups, and its state. ``active``: the one that orders rankings (at most
+    one); ``refused``: trained but not promoted; ``retired``: active once, replaced or rolled
+    back. Its version is ``model-<id>``."""
+
+    __tablename__ = "ranking_models"
+    __table_args__ = (
+        CheckConstraint(_in_list("state", MODEL_STATES), name="ranking_model_state_known"),
+        Index(
+            "ix_ranking_models_one_active",
+            "state",
+            unique=True,
+            sqlite_where=text("state = 'active'"),
+            postgresql_where=text("state = 'active'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    evaluation: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    training: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    promoted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def version(self) -> str:
+        return f"model-{self.id}"
 
 
 class Interest(Base):
@@ -595,6 +640,7 @@ def _record_catalog_changes(session: Session, flush_context: object, instances: 
         if type(obj) in _VERSIONED
         and (obj not in session.dirty or (session.is_modified(obj) and not _stays_open(obj)))
     ]
+    changed += _history_changes(session)
     if not changed:
         return
     version = session.info.get(_VERSION_KEY)
@@ -628,6 +674,28 @@ def _stays_open(obj: object) -> bool:
     history = state.attrs.status.history
     before = history.deleted[0] if history.deleted else obj.status
     return before in OPEN_NEED_STATUSES and obj.status in OPEN_NEED_STATUSES
+
+
+def _history_changes(session: Session) -> list[tuple[str, str]]:
+    """Decisions (a proposal entering a decided state, or leaving one by an undo) and
+    re-ranker changes: rankings read the history and the active model, so these move the
+    catalogue version too."""
+    decided = ("accepted", "rejected", "introduced")
+    changes = []
+    for obj in (*session.new, *session.dirty):
+        if isinstance(obj, Match):
+            if obj in session.new:
+                moved = obj.state in decided
+            else:
+                history = inspect(obj).attrs.state.history
+                moved = history.has_changes() and (
+                    obj.state in decided or any(old in decided for old in history.deleted)
+                )
+            if moved:
+                changes.append(("decision", f"{obj.need_id}:{obj.offering_id}"))
+        elif isinstance(obj, RankingModel) and (obj in session.new or session.is_modified(obj)):
+            changes.append(("model", str(obj.id or "new")))
+    return changes
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -48,12 +48,12 @@ def used_keys() -> set[str]:
     keys: set[str] = set(DYNAMIC)
     for template in (WEB / "templates").glob("*.html"):
         text = template.read_text(encoding="utf-8")
-        keys |= set(re.findall(r"\bt\.([a-z_]+)\b", text))
-        keys |= set(re.findall(r"\bt\[['\"]([a-z_]+)['\"]\]", text))
+        keys |= set(re.findall(r"\bt\.([a-z0-9_]+)\b", text))
+        keys |= set(re.findall(r"\bt\[['\"]([a-z0-9_]+)['\"]\]", text))
     for module in WEB.glob("*.py"):
         text = module.read_text(encoding="utf-8")
-        keys |= set(re.findall(r"\bt\[['\"]([a-z_]+)['\"]\]", text))
-        keys |= set(re.findall(r"['\"](notice_[a-z_]+)['\"]", text))
+        keys |= set(re.findall(r"\bt\[['\"]([a-z0-9_]+)['\"]\]", text))
+        keys |= set(re.findall(r"['\"](notice_[a-z0-9_]+)['\"]", text))
     keys.discard("format")  # t.key.format(...) is a method call, not a key
     return keys
 

@@ -224,3 +224,21 @@ def test_runs_and_decisions_keep_the_service_ready_and_the_donor_view_current(ap
     assert api.client.get("/readyz").status_code == 200, api.client.get("/readyz").text
     donor = api.call("GET", f"/v1/offerings/{offering}/matches?k=100", "secretariat").json()["results"]
     assert need not in {item["need_id"] for item in donor}
+
+
+def test_a_decision_through_the_api_reaches_the_next_ranking_of_a_similar_need(api: Api) -> None:
+    text = "Artisanal gold miners in our river basins burn mercury amalgam in the open and need retorts."
+    first = api.new_need("secretariat", party="GHA", title="Gold miners burn amalgam", description=text)
+    second = api.new_need("secretariat", party="GHA", title="Gold miners burn amalgam", description=text)
+    proposals = _for(_queue(api, "secretariat", state="proposed"), first)
+    chosen = sorted(proposals, key=lambda item: item["rank"])[2]
+    accepted = api.call("POST", f"/v1/proposals/{chosen['id']}/accept", "secretariat")
+    assert accepted.status_code == 200 and accepted.json()["model_version"] == "hand-set"
+    ranking = api.call("GET", f"/v1/needs/{second}/matches?k=20", "secretariat").json()
+    assert ranking["model_version"] == "hand-set"
+    result = next(item for item in ranking["results"] if item["offering_id"] == chosen["offering"]["id"])
+    record = result["explanation"]["track_record"]
+    assert first in [example["need_id"] for example in record["examples"]]
+    assert result["explanation"]["components"]["history_served"] > 0
+    track = api.call("GET", f"/v1/offerings/{chosen['offering']['id']}/track-record", "secretariat").json()
+    assert first in [need["need_id"] for need in track["needs"]]

@@ -50,6 +50,13 @@ MATRIX: list[tuple[str, str, Any, dict[str | None, int]]] = [
         None,
         {N: 401, A: 200, S: 200, P: 403, OP: 403, V: 200, OV: 403},
     ),
+    (
+        "GET",
+        "/v1/offerings/{offering}/track-record",
+        None,
+        {N: 401, A: 200, S: 200, P: 403, OP: 403, V: 200, OV: 403},
+    ),
+    ("GET", "/v1/offerings/no-such-offering/track-record", None, {S: 404}),
     ("POST", "/v1/needs", NEED_BODY, {N: 401, P: 201, OP: 201, V: 403, OV: 403}),
     ("POST", "/v1/needs", STAFF_NEED_BODY, {A: 201, S: 201, P: 201, OP: 403, V: 403}),
     ("POST", "/v1/needs", NEED_BODY | {"party": None}, {S: 422}),

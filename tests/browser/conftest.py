@@ -110,13 +110,23 @@ class Site:
 
 
 @pytest.fixture(scope="session")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def chromium() -> Iterator[Any]:
+    """One Playwright driver and one Chromium for the whole session: Playwright's sync API
+    cannot start a second driver while one runs in the same thread."""
     if not CHROMIUM.exists():
         _missing("/usr/bin/chromium is not installed (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _missing("the playwright package is not installed")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory, chromium: Any) -> Iterator[Site]:
     axe = axe_script()
     environment = environment_for(tmp_path_factory.mktemp("site"), FAKE)
     keys = {
@@ -124,10 +134,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         "party": create_key(environment, "--role", "party", "--party", "SEN"),
         "provider": create_key(environment, "--role", "provider", "--provider", "unep"),
     }
-    with serving(environment, timeout=180) as base, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield Site(base, keys, axe, browser)
-        browser.close()
+    with serving(environment, timeout=180) as base:
+        yield Site(base, keys, axe, chromium)
 
 
 def need_id_from(url: str) -> str:

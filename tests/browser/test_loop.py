@@ -12,13 +12,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, select
 
 from evaluation.server import create_key, environment_for, serving
 from matcher.store.models import Outbox
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, FAKE, Site, _missing, axe_script, need_id_from
+from tests.browser.conftest import FAKE, Site, axe_script, need_id_from
 from tests.smtp import SmtpServer
 
 pytestmark = pytest.mark.slow  # a real server process and SMTP server, driven in Chromium
@@ -33,11 +34,7 @@ PROGRAMME = "Collecte des lampes fluorescentes à Dakar"
 
 
 @pytest.fixture(scope="module")
-def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, SmtpServer, Path]]:
-    if not CHROMIUM.exists():
-        _missing("/usr/bin/chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
+def loop(tmp_path_factory: pytest.TempPathFactory, chromium: Any) -> Iterator[tuple[Site, SmtpServer, Path]]:
     smtp = SmtpServer().start()
     data_dir = tmp_path_factory.mktemp("loop")
     environment = environment_for(
@@ -54,10 +51,8 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, SmtpS
         ),
     }
     try:
-        with serving(environment, timeout=180) as base, sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            yield Site(base, keys, axe_script(), browser), smtp, data_dir
-            browser.close()
+        with serving(environment, timeout=180) as base:
+            yield Site(base, keys, axe_script(), chromium), smtp, data_dir
     finally:
         smtp.stop()
 

@@ -21,6 +21,10 @@ SYSTEMS = (
     "quick hybrid",
     "shipped, no structured features",
     "**shipped**",
+    "shipped, umbrellas not folded",
+    "shipped + history",
+    "shipped + history, served neighbours only",
+    "learned re-ranker + history",
 )
 
 
@@ -73,6 +77,7 @@ def test_eval_writes_a_report_with_every_system(tmp_path: Path) -> None:
         **{**FAKE, "MATCHER_MULTILINGUAL_ENCODER": "fake:64", "MATCHER_ENGLISH_ENCODER": ""},
     )
     assert "shipped nDCG@10" in result.stdout
+    assert "shipped + history nDCG@10" in result.stdout
     report = (out / "quality.md").read_text(encoding="utf-8")
     assert (out / "quality.png").stat().st_size > 10_000
     systems_table = report.split("## Systems")[1].split("## Targets")[0]
@@ -94,3 +99,7 @@ def test_eval_writes_a_report_with_every_system(tmp_path: Path) -> None:
         "| Recall@10 of grade-2 | ≥ 0.85 |",
     ):
         assert goal in targets, goal
+    history = report.split("## With history")[1].split("## By need language")[0]
+    assert "`evaluation/data/dev_history.jsonl` (58 past needs)" in history
+    assert "| Recall@10 of grade-2 | ≥ 0.85 |" in history
+    assert "Learned re-ranker" in history and "Verdict: **" in history

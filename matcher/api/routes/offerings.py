@@ -31,9 +31,10 @@ from matcher.api.schemas import (
     OfferingPatch,
     RegionCode,
     SectorCode,
+    TrackRecordOut,
     VerificationRejectBody,
 )
-from matcher.services import interests
+from matcher.services import history, interests
 from matcher.services import offerings as service
 from matcher.services.matches import offering_matches
 
@@ -160,6 +161,19 @@ def matches(
     result = offering_matches(session, matching, principal, offering_id, k=k, min_score=cutoff)
     session.commit()
     return result
+
+
+@router.get(
+    "/{offering_id}/track-record",
+    response_model=TrackRecordOut,
+    responses=errors(401, 403, 404),
+    summary="An offering's track record",
+)
+def track_record(offering_id: str, session: SessionDep, principal: PrincipalDep) -> Any:
+    """The past needs the offering served (their codes, countries and titles, newest first) and
+    its proposals turned down, by reason kind: imported history and every decision. The
+    secretariat and the offering's own provider (who never sees a confidential need's title)."""
+    return history.track_record(session, principal, offering_id)
 
 
 @router.post(

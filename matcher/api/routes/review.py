@@ -167,9 +167,15 @@ def accept(
     responses=errors(400, 401, 403, 404, 409, 413, 422),
     summary="Reject a proposal",
 )
-def reject(proposal_id: ProposalId, body: RejectBody, session: SessionDep, principal: PrincipalDep) -> Any:
+def reject(
+    proposal_id: ProposalId,
+    body: RejectBody,
+    session: SessionDep,
+    principal: PrincipalDep,
+    matching: ServiceDep,
+) -> Any:
     """`proposed` → `rejected`, with a reason. The pairing is never proposed again."""
-    match = review.reject(session, principal, proposal_id, body.reason)
+    match = review.reject(session, principal, proposal_id, body.reason, matching=matching)
     return review.proposal_record(match, principal)
 
 
@@ -179,12 +185,15 @@ def reject(proposal_id: ProposalId, body: RejectBody, session: SessionDep, princ
     responses=errors(401, 403, 404, 409, 422),
     summary="Reject several proposals with one reason",
 )
-def bulk_reject(body: BulkRejectBody, session: SessionDep, principal: PrincipalDep) -> Any:
+def bulk_reject(
+    body: BulkRejectBody, session: SessionDep, principal: PrincipalDep, matching: ServiceDep
+) -> Any:
     """Secretariat: `proposed` → `rejected` for every listed proposal, with one reason; all or
     nothing (409 names the proposals no longer proposed, 404 the unknown ones). One audit
     event per proposal."""
     rejected = review.bulk_reject(session, principal, body.proposals, body.reason)
     session.commit()
+    matching.history_changed(session)
     return {"rejected": [match.id for match in rejected], "count": len(rejected)}
 
 
@@ -215,9 +224,11 @@ def undo(
     responses=errors(401, 403, 404, 409),
     summary="Mark a proposal introduced",
 )
-def introduce(proposal_id: ProposalId, session: SessionDep, principal: PrincipalDep) -> Any:
+def introduce(
+    proposal_id: ProposalId, session: SessionDep, principal: PrincipalDep, matching: ServiceDep
+) -> Any:
     """`accepted` → `introduced`: the secretariat has put the two sides in touch."""
-    match = review.introduce(session, principal, proposal_id)
+    match = review.introduce(session, principal, proposal_id, matching=matching)
     return review.proposal_record(match, principal)
 
 

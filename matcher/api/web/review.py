@@ -271,6 +271,7 @@ def bulk_reject(
             session.rollback()
             return back(target, notice="error:reason" if isinstance(problem, Invalid) else "error:state")
         session.commit()
+        request.app.state.matching.history_changed(session)
     return back(target, notice=f"bulk:{len(rejected)}")
 
 
@@ -356,22 +357,23 @@ def decide(
     with open_session(request) as session:
         principal = signed_in(request, session)
         try:
+            matching = request.app.state.matching
             if action == "accept":
-                review.accept(session, principal, proposal_id, matching=request.app.state.matching)
+                review.accept(session, principal, proposal_id, matching=matching)
             elif action == "reject":
                 checked, problems = check_form(RejectBody, {"reason": reason})
                 if problems:
                     raise Invalid("the reason is not valid")
-                review.reject(session, principal, proposal_id, checked["reason"])
+                review.reject(session, principal, proposal_id, checked["reason"], matching=matching)
             elif action == "introduce":
-                review.introduce(session, principal, proposal_id)
+                review.introduce(session, principal, proposal_id, matching=matching)
             elif action == "undo":
                 review.undo_decision(
                     session,
                     principal,
                     proposal_id,
                     window=undo_window(request),
-                    matching=request.app.state.matching,
+                    matching=matching,
                 )
             else:
                 return PlainTextResponse("unknown action", status_code=404)

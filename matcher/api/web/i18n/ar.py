@@ -220,6 +220,7 @@ TEXT: dict[str, str] = {
     "notice_note": "أُضيفت الملاحظة.",
     "notice_note_empty": "اكتب الملاحظة أولاً.",
     "party_on_behalf": "الطرف (يُقدَّم الطلب نيابة عنه)",
+    "party_iso3": "الطرف (رمز ISO3)",
     "provider_id": "معرّف الجهة المقدِّمة",
     "yes": "نعم",
     "no": "لا",

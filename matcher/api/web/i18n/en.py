@@ -220,6 +220,7 @@ TEXT: dict[str, str] = {
     "notice_note": "The note was added.",
     "notice_note_empty": "Write the note first.",
     "party_on_behalf": "Party (the request is filed on its behalf)",
+    "party_iso3": "Party (ISO3 code)",
     "provider_id": "Provider id",
     "yes": "yes",
     "no": "no",

@@ -220,6 +220,7 @@ TEXT: dict[str, str] = {
     "notice_note": "Se añadió la nota.",
     "notice_note_empty": "Escriba primero la nota.",
     "party_on_behalf": "Parte (la solicitud se presenta en su nombre)",
+    "party_iso3": "Parte (código ISO3)",
     "provider_id": "Identificador del proveedor",
     "yes": "sí",
     "no": "no",

@@ -220,6 +220,7 @@ TEXT: dict[str, str] = {
     "notice_note": "La note a été ajoutée.",
     "notice_note_empty": "Écrivez d'abord la note.",
     "party_on_behalf": "Partie (la demande est déposée en son nom)",
+    "party_iso3": "Partie (code ISO3)",
     "provider_id": "Identifiant du fournisseur",
     "yes": "oui",
     "no": "non",

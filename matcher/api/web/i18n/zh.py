@@ -220,6 +220,7 @@ TEXT: dict[str, str] = {
     "notice_note": "备注已添加。",
     "notice_note_empty": "请先填写备注。",
     "party_on_behalf": "缔约方（代其提交请求）",
+    "party_iso3": "缔约方（ISO3 代码）",
     "provider_id": "提供方标识",
     "yes": "是",
     "no": "否",
