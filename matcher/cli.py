@@ -752,7 +752,9 @@ def report_assessment(
         str | None, typer.Option("--from", help="First day (YYYY-MM-DD). Default: every record.")
     ] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD). Default: today.")] = None,
-    language: Annotated[str, typer.Option("--lang", help="Document language: en, fr or es.")] = "en",
+    language: Annotated[
+        str, typer.Option("--lang", help="Document language: ar, zh, en, fr, ru or es.")
+    ] = "en",
     file_format: Annotated[str, typer.Option("--format", help="pdf, docx or html.")] = "pdf",
     out: Annotated[
         Path | None, typer.Option("--out", help="Output file. Default: assessment-LANG.FORMAT.")

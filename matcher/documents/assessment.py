@@ -1,16 +1,21 @@
 """The synthesis document of the needs assessment: HTML, PDF (headless Chromium's print to
-PDF) and DOCX (python-docx), in English, French or Spanish.
+PDF) and DOCX (python-docx), in the six UN languages (Arabic right to left).
 
 ``document_view`` turns the figures of ``services.assessment`` into one language-specific
 view (sections of paragraphs, tables with totals, charts, queries) that both renderers read,
 so the HTML/PDF and the DOCX always hold the same numbers. Numbers, amounts and dates are
 formatted for the language by Babel; charts are drawn by matplotlib (Agg, PNG) and embedded.
+
+Fonts: DejaVu Sans covers Latin, Cyrillic and Arabic; Chinese needs a CJK font (Debian's
+``fonts-noto-cjk``) both for Chromium's PDF and for the charts' labels. Without it the Chinese
+PDF and charts show empty boxes; nothing else fails.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import io
 import logging
 import shutil
@@ -27,7 +32,7 @@ from babel.numbers import format_currency, format_decimal
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
-from matcher.documents.text import DOCUMENT_LANGUAGES, document_text
+from matcher.documents.text import DOCUMENT_LANGUAGES, RIGHT_TO_LEFT, document_text
 from matcher.engine.challenges import default_challenge_reader
 from matcher.services.access import Invalid, Principal, ServiceError
 from matcher.services.assessment import NOT_DETERMINED, Assessment, Table, build_assessment
@@ -41,6 +46,10 @@ CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrom
 PDF_TIMEOUT_SECONDS = 120
 ACCENT = "#1f6f8b"
 LIGHT = "#9bc3d1"
+# The charts' fonts, in order: each glyph comes from the first that has it.
+CHART_FONT = "DejaVu Sans"
+CJK_FONT = "Noto Sans CJK SC"
+CJK_FONT_FILES = ("NotoSansCJK-Regular.ttc", "NotoSansCJKsc-Regular.otf")
 
 
 class DocumentError(RuntimeError):
@@ -136,6 +145,11 @@ class DocumentView:
     sections: list[Section]
     words: dict[str, str]
 
+    @property
+    def direction(self) -> str:
+        """``rtl`` for Arabic, else ``ltr`` (the html ``dir`` and the DOCX paragraphs)."""
+        return "rtl" if self.language in RIGHT_TO_LEFT else "ltr"
+
 
 class _Labels:
     """Labels of codes in the document's language."""
@@ -178,7 +192,7 @@ class _Labels:
 
 
 def document_view(assessment: Assessment, language: str) -> DocumentView:
-    """The document's content in ``language`` (en, fr or es)."""
+    """The document's content in ``language`` (one of ``DOCUMENT_LANGUAGES``)."""
     if language not in DOCUMENT_LANGUAGES:
         raise DocumentError(f"no document text in {language!r}; available: {', '.join(DOCUMENT_LANGUAGES)}")
     words = document_text(language)
@@ -673,6 +687,33 @@ def _annex_section(assessment: Assessment, words: dict[str, str]) -> Section:
 # ---------------------------------------------------------------------------- charts
 
 
+@functools.cache
+def chart_fonts() -> tuple[str, ...]:
+    """The font families of the charts' labels: DejaVu Sans (Latin, Cyrillic, Arabic, shaped
+    and right to left by matplotlib's text layout), then a CJK font for Chinese when one is
+    installed (registered with matplotlib once, since its font cache may predate the font)."""
+    from matplotlib import font_manager
+
+    if CJK_FONT not in {entry.name for entry in font_manager.fontManager.ttflist}:
+        for path in font_manager.findSystemFonts():
+            if Path(path).name in CJK_FONT_FILES:
+                font_manager.fontManager.addfont(path)
+                break
+        else:
+            return (CHART_FONT,)
+    return (CHART_FONT, CJK_FONT)
+
+
+def _legend(axes: Any) -> None:
+    axes.legend(
+        prop={"family": list(chart_fonts()), "size": 8},
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.16),
+        ncol=2,
+        frameon=False,
+    )
+
+
 def _figure(height: float) -> Any:
     from matplotlib.figure import Figure
 
@@ -705,7 +746,7 @@ def _bars(labels: list[str], values: list[int], f: Formats, *, keep_order: bool 
     for position, count in enumerate(counts):
         axes.text(count + top * 0.01, position, f.number(count), va="center", fontsize=8)
     axes.set_xlim(0, top * 1.15)
-    axes.tick_params(labelsize=8)
+    axes.tick_params(labelsize=8, labelfontfamily=list(chart_fonts()))
     axes.spines[["top", "right"]].set_visible(False)
     return _png(figure)
 
@@ -721,8 +762,8 @@ def _stacked_bars(
     for position, (a, b) in enumerate(zip(first, second, strict=True)):
         axes.text(a + b + top * 0.01, position, f.number(a + b), va="center", fontsize=8)
     axes.set_xlim(0, top * 1.15)
-    axes.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
-    axes.tick_params(labelsize=8)
+    _legend(axes)
+    axes.tick_params(labelsize=8, labelfontfamily=list(chart_fonts()))
     axes.spines[["top", "right"]].set_visible(False)
     return _png(figure)
 
@@ -741,8 +782,8 @@ def _paired_bars(
         axes.text(b + top * 0.01, position + 0.2, f.number(b), va="center", fontsize=7)
     axes.set_yticks(positions, labels)
     axes.set_xlim(0, top * 1.15)
-    axes.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
-    axes.tick_params(labelsize=8)
+    _legend(axes)
+    axes.tick_params(labelsize=8, labelfontfamily=list(chart_fonts()))
     axes.spines[["top", "right"]].set_visible(False)
     return _png(figure)
 
@@ -758,6 +799,7 @@ def _heat_map(rows: list[str], columns: list[str], values: list[list[int]], f: F
             axes.text(j, i, f.number(value), ha="center", va="center", fontsize=7, color=colour)
     axes.set_xticks(range(len(columns)), columns, fontsize=7, rotation=20, ha="right")
     axes.set_yticks(range(len(rows)), rows, fontsize=7)
+    axes.tick_params(labelfontfamily=list(chart_fonts()))
     return _png(figure)
 
 
@@ -820,6 +862,7 @@ def render_docx(view: DocumentView) -> bytes:
     from docx.shared import Cm, Pt
 
     document = Document()
+    code_paragraphs: list[Any] = []
     document.core_properties.title = view.title
     document.core_properties.language = view.language
     document.add_heading(view.title, level=0)
@@ -855,9 +898,72 @@ def render_docx(view: DocumentView) -> bytes:
                 run = code.add_run(block.sql)
                 run.font.name = "Courier New"
                 run.font.size = Pt(7)
+                code_paragraphs.append(code._p)
+    if view.direction == "rtl":
+        _right_to_left(document, keep_left_to_right=code_paragraphs)
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()
+
+
+# Elements that follow w:bidi in a paragraph's properties and w:bidiVisual in a table's
+# (the order the WordprocessingML schema requires).
+_AFTER_BIDI = (
+    "w:adjustRightInd",
+    "w:snapToGrid",
+    "w:spacing",
+    "w:ind",
+    "w:contextualSpacing",
+    "w:mirrorIndents",
+    "w:suppressOverlap",
+    "w:jc",
+    "w:textDirection",
+    "w:textAlignment",
+    "w:textboxTightWrap",
+    "w:outlineLvl",
+    "w:divId",
+    "w:cnfStyle",
+    "w:rPr",
+    "w:sectPr",
+    "w:pPrChange",
+)
+_AFTER_BIDI_VISUAL = (
+    "w:tblStyleRowBandSize",
+    "w:tblStyleColBandSize",
+    "w:tblW",
+    "w:jc",
+    "w:tblCellSpacing",
+    "w:tblInd",
+    "w:tblBorders",
+    "w:shd",
+    "w:tblLayout",
+    "w:tblCellMar",
+    "w:tblLook",
+    "w:tblCaption",
+    "w:tblDescription",
+    "w:tblPrChange",
+)
+
+
+def _right_to_left(document: Any, *, keep_left_to_right: Sequence[Any]) -> None:
+    """Every paragraph right to left (``w:bidi``: the paragraph's base direction; Word orders
+    the Arabic and the Latin inside it by the Unicode bidirectional algorithm), tables with
+    their first column on the right (``w:bidiVisual``); the SQL of the annex stays left to right."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    kept = set(keep_left_to_right)
+    body = document.element.body
+    for paragraph in body.iter(qn("w:p")):
+        if paragraph in kept:
+            continue
+        properties = paragraph.get_or_add_pPr()
+        if properties.find(qn("w:bidi")) is None:
+            properties.insert_element_before(OxmlElement("w:bidi"), *_AFTER_BIDI)
+    for table in body.iter(qn("w:tbl")):
+        properties = table.tblPr
+        if properties.find(qn("w:bidiVisual")) is None:
+            properties.insert_element_before(OxmlElement("w:bidiVisual"), *_AFTER_BIDI_VISUAL)
 
 
 def render(view: DocumentView, file_format: str, *, chromium: str | None = None) -> bytes:

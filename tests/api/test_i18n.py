@@ -17,8 +17,18 @@ WEB = Path(i18n.__file__).resolve().parents[1]
 LANGUAGES = ("ar", "zh", "en", "fr", "ru", "es")
 # Words a language writes exactly as English does (cognates and the product's name).
 SAME_AS_ENGLISH = {
-    "fr": {"action", "app", "score", "description", "contact", "account"},
-    "es": {"app", "sector", "no"},
+    "fr": {
+        "action",
+        "app",
+        "score",
+        "description",
+        "contact",
+        "account",
+        "answers_total",
+        "cycle",
+        "file_format",
+    },
+    "es": {"app", "sector", "no", "answers_total"},
 }
 SAME_NAMES = {
     "fr": {("field", "description"), ("field", "budget_usd"), ("field", "outcome_note"), ("field", "note")}

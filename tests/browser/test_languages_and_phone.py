@@ -1,10 +1,12 @@
 """The workbench in all six UN languages, on a 390 px phone, in Chromium: every page view
 fits the screen, is accessible (axe-core), has ``lang`` and ``dir`` on <html> and, in
-Arabic, is right to left with no English interface string; amounts typed in Spanish;
+Arabic, is right to left with no English interface string (the needs survey and the
+assessment's pages among them); amounts typed in Spanish;
 bulk reject and undo audited in order; the API docs render with the network cut off."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from collections.abc import Iterator
@@ -54,6 +56,9 @@ def cases(site: Site) -> dict[str, str]:
     )["id"]
     offerings = _api(site, "GET", "/v1/offerings?limit=200", "provider")["items"]
     offering = next(item["id"] for item in offerings if item["provider_id"] == "unep")
+    # An open survey round, so the Party's survey page shows its form (a title in no language).
+    deadline = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    _api(site, "POST", "/v1/survey/rounds", "secretariat", {"title": "MIA-2026", "deadline": deadline})
     return {"need": need, "offering": offering}
 
 
@@ -72,8 +77,10 @@ def _views(cases: dict[str, str]) -> dict[str | None, list[str]]:
             "/verification",
             "/requests/new",
             "/needs/need-000000000000",
+            "/assessment/survey",
+            "/assessment/answers",
         ],
-        "party": ["/requests", "/requests/new", f"/needs/{need}", f"/needs/{need}/edit"],
+        "party": ["/requests", "/requests/new", f"/needs/{need}", f"/needs/{need}/edit", "/survey"],
         "provider": [
             "/programmes",
             "/programmes/new",

@@ -100,7 +100,7 @@ def test_the_html_uses_narrow_no_break_spaces_in_french_and_english_words_in_eng
 ) -> None:
     _, assessment = demo
     french = render(document_view(assessment, "fr"), "html").decode("utf-8")
-    assert "95\u202f000,00\u00a0€" in french and '<html lang="fr">' in french
+    assert "95\u202f000,00\u00a0€" in french and '<html lang="fr" dir="ltr">' in french
     english = render(document_view(assessment, "en"), "html").decode("utf-8")
     for key in SECTIONS:
         assert TEXT["en"][key] in english
@@ -142,3 +142,74 @@ def test_docx_tables_total_what_the_database_holds(demo: tuple[sessionmaker[Sess
             assert table.total in [value for values in totals.values() for value in values], key
     pictures = [shape for shape in document.inline_shapes]
     assert len(pictures) == 5
+
+
+def _pdf_text(pdf: Path) -> str:
+    """The PDF's text in content order (``-raw``: pdftotext's layout mode splits "1." from the
+    Chinese that follows it, a font change, into two columns)."""
+    return subprocess.run(
+        ["pdftotext", "-raw", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+@pytest.mark.parametrize("language", ["zh", "ru"])
+def test_the_chinese_and_russian_pdfs_hold_their_section_titles_as_text(
+    demo: tuple[sessionmaker[Session], Assessment], tmp_path: Path, language: str
+) -> None:
+    _tools()
+    # Without a CJK font Chromium prints empty boxes that pdftotext still reads as the
+    # characters (tried: only the title's first character went missing), so ask fontconfig.
+    if (
+        language == "zh"
+        and not subprocess.run(
+            ["fc-list", ":lang=zh", "family"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    ):
+        message = "no CJK font: the Chinese PDF would show empty boxes (apt-get install fonts-noto-cjk)"
+        pytest.fail(message) if IN_CI else pytest.skip(message)
+    _, assessment = demo
+    pdf = tmp_path / f"assessment-{language}.pdf"
+    pdf.write_bytes(render(document_view(assessment, language), "pdf"))
+    text = " ".join(_pdf_text(pdf).split())  # a long title wraps onto two lines
+    for key in (*SECTIONS, "title", "t_sources", "c_statements"):
+        assert TEXT[language][key] in text, key
+    assert TEXT["en"]["s_needs"] not in text and "\ufffd" not in text
+
+
+def test_the_arabic_html_reads_right_to_left_with_arabic_titles(
+    demo: tuple[sessionmaker[Session], Assessment],
+) -> None:
+    _, assessment = demo
+    arabic = render(document_view(assessment, "ar"), "html").decode("utf-8")
+    assert '<html lang="ar" dir="rtl">' in arabic
+    for key in (*SECTIONS, "title", "contents"):
+        assert f"{TEXT['ar'][key]}</" in arabic, key
+    assert '<pre dir="ltr">' in arabic  # the annex's SQL stays left to right
+    russian = render(document_view(assessment, "ru"), "html").decode("utf-8")
+    assert '<html lang="ru" dir="ltr">' in russian and TEXT["ru"]["s_unmet"] in russian
+    assert "95\u00a0000,00\u00a0€" in russian  # Babel's Russian amount
+
+
+def test_the_russian_docx_has_its_headings_and_the_arabic_docx_runs_right_to_left(
+    demo: tuple[sessionmaker[Session], Assessment],
+) -> None:
+    _, assessment = demo
+    from docx import Document
+    from docx.oxml.ns import qn
+
+    russian = Document(io.BytesIO(render(document_view(assessment, "ru"), "docx")))
+    headings = [paragraph.text for paragraph in russian.paragraphs if paragraph.style.name == "Heading 1"]
+    assert headings == [TEXT["ru"][key] for key in SECTIONS]
+    assert russian.paragraphs[0].text == TEXT["ru"]["title"]
+    assert russian.element.body.find(f".//{qn('w:bidi')}") is None
+
+    arabic = Document(io.BytesIO(render(document_view(assessment, "ar"), "docx")))
+    headings = [paragraph for paragraph in arabic.paragraphs if paragraph.style.name == "Heading 1"]
+    assert [paragraph.text for paragraph in headings] == [TEXT["ar"][key] for key in SECTIONS]
+    assert all(paragraph._p.pPr.find(qn("w:bidi")) is not None for paragraph in headings)
+    assert all(table._tbl.tblPr.find(qn("w:bidiVisual")) is not None for table in arabic.tables)
+    sql = [paragraph for paragraph in arabic.paragraphs if paragraph.text.startswith("SELECT")]
+    assert sql and all(
+        paragraph._p.pPr is None or paragraph._p.pPr.find(qn("w:bidi")) is None for paragraph in sql
+    )
+    assert len(arabic.inline_shapes) == 5

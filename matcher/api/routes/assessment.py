@@ -275,7 +275,7 @@ def assessment_document(
     principal: PrincipalDep,
     start: dt.date | None = Query(None, alias="from", description="First day; default: every record."),
     end: dt.date | None = Query(None, alias="to", description="Last day; default: today."),
-    lang: Literal["en", "fr", "es"] = "en",
+    lang: Literal["ar", "zh", "en", "fr", "ru", "es"] = "en",
     file_format: Literal["pdf", "docx", "html"] = Query("pdf", alias="format"),
 ) -> Response:
     """The synthesis document for the Conference of the Parties (staff only); 503 when the

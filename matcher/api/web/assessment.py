@@ -8,8 +8,8 @@
   language, and the Party's draft needs to confirm, edit (the request form, with coaching)
   or discard.
 
-The pages' own words are here, in English, French and Spanish (the workbench's interface
-languages; labels of codes come from the taxonomy in six languages).
+The pages' words are the workbench's interface text (``matcher/api/web/i18n``, six
+languages); labels of codes come from the taxonomy, also in six languages.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from matcher.api.deps import AnswerId, NeedId, RoundId
 from matcher.api.routes.assessment import attachment
-from matcher.api.web.i18n import INTERFACE_LANGUAGES
+from matcher.api.web.i18n import INTERFACE_LANGUAGES, translator
 from matcher.api.web.session import (
     TAXONOMY,
     back,
@@ -45,246 +45,35 @@ from matcher.taxonomy import CHALLENGE_KINDS
 router = APIRouter(include_in_schema=False)
 ANSWERS_PAGE = 50
 
-WORDS: dict[str, dict[str, str]] = {
-    "en": {
-        "assessment": "Needs assessment",
-        "download": "Download the assessment",
-        "download_hint": "The synthesis document for the Conference of the Parties (Article 14(4)), "
-        "generated from the database. Leave the dates empty for every record up to today.",
-        "from": "From",
-        "to": "To",
-        "format": "Format",
-        "document_language": "Document language",
-        "get": "Download",
-        "survey_rounds": "Survey rounds",
-        "report_answers": "Report answers",
-        "open_round": "Open a survey round",
-        "round_title": "Title",
-        "opens": "Opens",
-        "deadline": "Deadline",
-        "open": "Open",
-        "closed": "Closed",
-        "close": "Close the round",
-        "responses": "Responses",
-        "no_rounds": "No survey round yet.",
-        "no_answers": "No answers yet: import them with `matcher answers load FILE`.",
-        "cycle": "Cycle",
-        "question": "Question",
-        "answer": "Answer",
-        "challenge_kind": "Challenge kind",
-        "vague": "Vague",
-        "make_draft": "Make a draft need",
-        "draft_need": "Draft need",
-        "survey": "Needs survey",
-        "survey_intro": "Tell the secretariat what your country needs. It takes a few minutes; "
-        "you can change your answer until the deadline.",
-        "no_open_round": "No survey is open at the moment.",
-        "sources": "Which mercury sources and technologies is it about?",
-        "missing": "What is missing?",
-        "preferred": "What kind of help would you prefer?",
-        "free_text": "In your own words (optional): what exactly is lacking, where, on what scale?",
-        "as_need": "Also file it as a request",
-        "as_need_none": "No, only answer the survey",
-        "as_need_draft": "Yes, as a draft I will confirm later",
-        "as_need_submitted": "Yes, file the request now",
-        "send": "Send my answer",
-        "answered": "Your answer of {date} is recorded; sending again replaces it.",
-        "drafts": "Draft requests to confirm",
-        "drafts_intro": "Made by the secretariat from your national report or survey answers. Confirm "
-        "one to have it matched with programmes, edit it first (the form coaches you), or discard it.",
-        "no_drafts": "No draft request.",
-        "confirm": "Confirm",
-        "edit": "Edit",
-        "discard": "Discard",
-        "discard_reason": "Reason (optional)",
-        "notice_confirmed": "The request is confirmed and is being matched.",
-        "notice_discarded": "The draft was discarded.",
-        "notice_sent": "Your survey answer is recorded.",
-        "notice_round": "The survey round is open.",
-        "notice_round_closed": "The survey round is closed.",
-        "notice_draft": "A draft need was made; the Party will see it on its survey page.",
-        "notice_invalid": "Some fields are missing or wrong; please check the form.",
-        "notice_closed_round": "This survey round is closed.",
-        "filter": "Filter",
-        "party": "Party",
-        "any": "any",
-        "yes": "yes",
-        "no": "no",
-        "total": "Total",
-        "read_as": "Read as",
-        "demo": "example",
-    },
-    "fr": {
-        "assessment": "Évaluation des besoins",
-        "download": "Télécharger l'évaluation",
-        "download_hint": "Le document de synthèse pour la Conférence des Parties (article 14, "
-        "paragraphe 4), établi à partir de la base de données. Laissez les dates vides pour tous "
-        "les enregistrements jusqu'à aujourd'hui.",
-        "from": "Du",
-        "to": "Au",
-        "format": "Format",
-        "document_language": "Langue du document",
-        "get": "Télécharger",
-        "survey_rounds": "Enquêtes",
-        "report_answers": "Réponses aux rapports",
-        "open_round": "Ouvrir une enquête",
-        "round_title": "Titre",
-        "opens": "Ouverture",
-        "deadline": "Date limite",
-        "open": "Ouverte",
-        "closed": "Close",
-        "close": "Clore l'enquête",
-        "responses": "Réponses",
-        "no_rounds": "Aucune enquête pour l'instant.",
-        "no_answers": "Aucune réponse : importez-les avec `matcher answers load FICHIER`.",
-        "cycle": "Cycle",
-        "question": "Question",
-        "answer": "Réponse",
-        "challenge_kind": "Nature de la difficulté",
-        "vague": "Imprécise",
-        "make_draft": "En faire un projet de demande",
-        "draft_need": "Projet de demande",
-        "survey": "Enquête sur les besoins",
-        "survey_intro": "Indiquez au secrétariat les besoins de votre pays. Cela prend quelques "
-        "minutes ; vous pouvez modifier votre réponse jusqu'à la date limite.",
-        "no_open_round": "Aucune enquête n'est ouverte en ce moment.",
-        "sources": "Quelles sources de mercure et quelles technologies sont concernées ?",
-        "missing": "Que manque-t-il ?",
-        "preferred": "Quel type d'aide préférez-vous ?",
-        "free_text": "Dans vos propres mots (facultatif) : que manque-t-il exactement, où, à quelle échelle ?",
-        "as_need": "Déposer aussi une demande",
-        "as_need_none": "Non, répondre seulement à l'enquête",
-        "as_need_draft": "Oui, comme projet que je confirmerai plus tard",
-        "as_need_submitted": "Oui, déposer la demande maintenant",
-        "send": "Envoyer ma réponse",
-        "answered": "Votre réponse du {date} est enregistrée ; un nouvel envoi la remplace.",
-        "drafts": "Projets de demande à confirmer",
-        "drafts_intro": "Établis par le secrétariat à partir de vos réponses au rapport national ou à "
-        "l'enquête. Confirmez-en un pour le mettre en relation avec des programmes, modifiez-le "
-        "d'abord (le formulaire vous guide) ou écartez-le.",
-        "no_drafts": "Aucun projet de demande.",
-        "confirm": "Confirmer",
-        "edit": "Modifier",
-        "discard": "Écarter",
-        "discard_reason": "Motif (facultatif)",
-        "notice_confirmed": "La demande est confirmée et va être mise en relation.",
-        "notice_discarded": "Le projet a été écarté.",
-        "notice_sent": "Votre réponse à l'enquête est enregistrée.",
-        "notice_round": "L'enquête est ouverte.",
-        "notice_round_closed": "L'enquête est close.",
-        "notice_draft": "Un projet de demande a été créé ; la Partie le verra sur sa page d'enquête.",
-        "notice_invalid": "Des champs manquent ou sont erronés ; vérifiez le formulaire.",
-        "notice_closed_round": "Cette enquête est close.",
-        "filter": "Filtrer",
-        "party": "Partie",
-        "any": "toutes",
-        "yes": "oui",
-        "no": "non",
-        "total": "Total",
-        "read_as": "Lue comme",
-        "demo": "exemple",
-    },
-    "es": {
-        "assessment": "Evaluación de necesidades",
-        "download": "Descargar la evaluación",
-        "download_hint": "El documento de síntesis para la Conferencia de las Partes (artículo 14, "
-        "párrafo 4), generado a partir de la base de datos. Deje las fechas vacías para todos los "
-        "registros hasta hoy.",
-        "from": "Desde",
-        "to": "Hasta",
-        "format": "Formato",
-        "document_language": "Idioma del documento",
-        "get": "Descargar",
-        "survey_rounds": "Encuestas",
-        "report_answers": "Respuestas a los informes",
-        "open_round": "Abrir una encuesta",
-        "round_title": "Título",
-        "opens": "Apertura",
-        "deadline": "Fecha límite",
-        "open": "Abierta",
-        "closed": "Cerrada",
-        "close": "Cerrar la encuesta",
-        "responses": "Respuestas",
-        "no_rounds": "Aún no hay encuestas.",
-        "no_answers": "Aún no hay respuestas: impórtelas con `matcher answers load ARCHIVO`.",
-        "cycle": "Ciclo",
-        "question": "Pregunta",
-        "answer": "Respuesta",
-        "challenge_kind": "Tipo de dificultad",
-        "vague": "Imprecisa",
-        "make_draft": "Convertir en borrador de solicitud",
-        "draft_need": "Borrador de solicitud",
-        "survey": "Encuesta sobre necesidades",
-        "survey_intro": "Indique a la secretaría lo que necesita su país. Toma unos minutos; puede "
-        "cambiar su respuesta hasta la fecha límite.",
-        "no_open_round": "No hay ninguna encuesta abierta en este momento.",
-        "sources": "¿De qué fuentes de mercurio y tecnologías se trata?",
-        "missing": "¿Qué falta?",
-        "preferred": "¿Qué tipo de ayuda prefiere?",
-        "free_text": "Con sus propias palabras (opcional): ¿qué falta exactamente, dónde y en qué escala?",
-        "as_need": "Presentar también una solicitud",
-        "as_need_none": "No, solo responder a la encuesta",
-        "as_need_draft": "Sí, como borrador que confirmaré después",
-        "as_need_submitted": "Sí, presentar la solicitud ahora",
-        "send": "Enviar mi respuesta",
-        "answered": "Su respuesta del {date} está registrada; un nuevo envío la reemplaza.",
-        "drafts": "Borradores de solicitud por confirmar",
-        "drafts_intro": "Preparados por la secretaría a partir de sus respuestas al informe nacional "
-        "o a la encuesta. Confirme uno para que se vincule con programas, modifíquelo antes (el "
-        "formulario le orienta) o descártelo.",
-        "no_drafts": "No hay borradores de solicitud.",
-        "confirm": "Confirmar",
-        "edit": "Modificar",
-        "discard": "Descartar",
-        "discard_reason": "Motivo (opcional)",
-        "notice_confirmed": "La solicitud está confirmada y se está vinculando.",
-        "notice_discarded": "El borrador fue descartado.",
-        "notice_sent": "Su respuesta a la encuesta está registrada.",
-        "notice_round": "La encuesta está abierta.",
-        "notice_round_closed": "La encuesta está cerrada.",
-        "notice_draft": "Se creó un borrador de solicitud; la Parte lo verá en su página de encuesta.",
-        "notice_invalid": "Faltan campos o hay errores; revise el formulario.",
-        "notice_closed_round": "Esta encuesta está cerrada.",
-        "filter": "Filtrar",
-        "party": "Parte",
-        "any": "todas",
-        "yes": "sí",
-        "no": "no",
-        "total": "Total",
-        "read_as": "Leída como",
-        "demo": "ejemplo",
-    },
+# Notice codes of these pages and their keys in the interface text.
+NOTICES: dict[str, str] = {
+    "confirmed": "notice_confirmed",
+    "discarded": "notice_discarded",
+    "sent": "notice_sent",
+    "round": "notice_round",
+    "round_closed": "notice_round_closed",
+    "draft": "notice_draft",
+    "invalid": "notice_invalid",
+    "closed_round": "notice_closed_round",
 }
-NOTICES = (
-    "confirmed",
-    "discarded",
-    "sent",
-    "round",
-    "round_closed",
-    "draft",
-    "invalid",
-    "closed_round",
-)
 
 
-def words_for(request: Request) -> tuple[str, dict[str, str]]:
-    """The interface language of these pages and their words (English where missing)."""
+def interface_language(request: Request) -> str:
+    """The reader's interface language (English when the reader's is not one of the six)."""
     language = reader_language(request)
-    interface = language if language in INTERFACE_LANGUAGES else "en"
-    return language, {**WORDS["en"], **WORDS.get(interface, {})}
+    return language if language in INTERFACE_LANGUAGES else "en"
 
 
 def _page(
     request: Request, name: str, principal: Principal, notice: str = "", **context: Any
 ) -> HTMLResponse:
-    language, words = words_for(request)
+    language = reader_language(request)
     kinds = default_challenge_reader().kinds
     return render(
         request,
         name,
         principal,
-        w=words,
-        message=words.get(f"notice_{notice}") if notice in NOTICES else None,
+        message=translator(interface_language(request))[NOTICES[notice]] if notice in NOTICES else None,
         missing_items=[(item, missing_label(item, language)) for item in MISSING_ITEMS],
         challenge_label=lambda code: kinds[code].label_in(language) if code in kinds else "–",
         **context,
@@ -461,7 +250,7 @@ def send_survey(
     as_need: str = Form(""),
 ) -> Response:
     check_csrf(request, csrf)
-    language, _ = words_for(request)
+    language = reader_language(request)
     with open_session(request) as session:
         principal = signed_in(request, session)
         data = {

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from matcher.api.deps import NeedId, OfferingId, ProposalId
 from matcher.api.schemas import ISO3_PATTERN, PROVIDER_ID_PATTERN, RejectBody
 from matcher.api.web.amounts import read_amount
-from matcher.api.web.assessment import words_for
 from matcher.api.web.session import (
     NATIVE_NAMES,
     TAXONOMY,
@@ -408,7 +407,6 @@ def report_page(request: Request) -> Response:
             peak=peak,
             by_type=report.by_assistance_type().most_common(),
             by_language=report.by_language().most_common(),
-            assessment_words=words_for(request)[1],
             assessment_languages=[(code, NATIVE_NAMES[code]) for code in DOCUMENT_LANGUAGES],
         )
 
