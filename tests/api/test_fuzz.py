@@ -21,7 +21,9 @@ the two answered these cases identically when both were run. Fake encoders keep 
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
+import json
 import math
 import os
 import re
@@ -40,6 +42,7 @@ from hypothesis import HealthCheck
 from schemathesis import GenerationMode
 from schemathesis.python import asgi
 
+from catalog.answers import load_answer_files
 from catalog.loaders import seed_store
 from matcher.api.app import create_app
 from matcher.services.access import create_key
@@ -56,6 +59,7 @@ EXAMPLES = {GenerationMode.POSITIVE: 5, GenerationMode.NEGATIVE: 3}
 STATEFUL_SCENARIOS = 10
 COVERAGE_PER_OPERATION = 100
 MIN_CASES = 1000
+INTEGER_IDS = ("proposal_id", "answer_id", "round_id")
 PUBLIC = ("/v1/parties", "/v1/taxonomy", "/healthz", "/readyz", "/metrics")
 BASE = "http://testserver"
 WELL_FORMED = {
@@ -77,7 +81,7 @@ class Target:
         """Replace well-formed path ids by existing ones, in turn (ill-formed ones are the
         point of their case and stay)."""
         for name, value in list((case.path_parameters or {}).items()):
-            if name == "proposal_id":
+            if name in INTEGER_IDS:
                 fits = isinstance(value, int) and 1 <= value <= MAX_INT32
             else:
                 fits = isinstance(value, str) and bool(WELL_FORMED[name].match(value))
@@ -111,6 +115,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     }
     with session_scope(store.sessions) as session:
         keys = {name: create_key(session, role, **scope) for name, (role, scope) in scopes.items()}  # type: ignore[arg-type]
+    answers = _answers(store, data_dir)
     store.engine.dispose()
     app = create_app(settings)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
@@ -118,13 +123,37 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     headers.update({name: {"Authorization": f"Bearer {key.key}"} for name, key in keys.items()})
     ids = _seed(app, headers)
     ids["key_id"] = [keys["spare"].key_id]
+    ids["answer_id"] = answers
     yield Target(schema, headers, {name: itertools.cycle(values) for name, values in ids.items()})
     asgi.shutdown_lifespans()
 
 
+def _answers(store: Any, folder: Path) -> list[int]:
+    """National-report answers of the two Parties (imported as the CLI does: there is no
+    route that creates them)."""
+    rows = [
+        {
+            "party": party,
+            "cycle": 2025,
+            "question_id": "q-capacity",
+            "question": "What is missing?",
+            "answer": text,
+        }
+        for party, text in (
+            ("KEN", "We lack laboratory equipment to measure mercury in fish."),
+            ("PER", "Faltan recursos para formalizar la minería aurífera artesanal."),
+        )
+    ]
+    path = folder / "answers.jsonl"
+    path.write_text("\n".join(json.dumps(row) for row in rows) + "\n", encoding="utf-8")
+    with session_scope(store.sessions) as session:
+        _, imported = load_answer_files(session, [path])
+        return [answer.id for answer in imported]
+
+
 def _seed(app: Any, headers: dict[str | None, dict[str, str]]) -> dict[str, list[Any]]:
     """Needs of two Parties (one confidential, one withdrawn), offerings of two providers
-    (one inactive), and a proposal in every state."""
+    (one inactive), a proposal in every state, and an open and a closed survey round."""
     client = asgi.get_client(app)
 
     def post(path: str, role: str, body: Any = None) -> Any:
@@ -168,7 +197,18 @@ def _seed(app: Any, headers: dict[str | None, dict[str, str]]) -> dict[str, list
     post(f"/v1/proposals/{proposals[1]}/accept", "secretariat")
     post(f"/v1/proposals/{proposals[1]}/introduce", "secretariat")
     post(f"/v1/proposals/{proposals[2]}/reject", "secretariat", {"reason": "The call is closed."})
-    return {"need_id": [*needs, withdrawn], "offering_id": offerings, "proposal_id": proposals}
+    deadline = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    rounds = [
+        post("/v1/survey/rounds", "secretariat", {"title": title, "deadline": deadline})["id"]
+        for title in ("Open round", "Closed round")
+    ]
+    post(f"/v1/survey/rounds/{rounds[1]}/close", "secretariat")
+    return {
+        "need_id": [*needs, withdrawn],
+        "offering_id": offerings,
+        "proposal_id": proposals,
+        "round_id": rounds,
+    }
 
 
 def _checks() -> list[Any]:

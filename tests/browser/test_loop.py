@@ -116,11 +116,11 @@ def test_the_loop_from_request_to_result(loop: tuple[Site, SmtpServer, Path]) ->
     # Proposals are there without any run; the secretariat sees the interest and accepts.
     staff.goto(f"{site.base}/needs/{need}")
     assert "We can start in March." in staff.locator("main").inner_text()
-    card = staff.locator("article.card", has_text=PROGRAMME)
-    assert card.count() == 1, staff.locator("article.card h2").all_inner_texts()
-    card.get_by_role("button", name="Accept").click()
+    row = staff.locator("li.proposal", has_text=PROGRAMME)
+    assert row.count() == 1, staff.locator("li.proposal .programme-title").all_inner_texts()
+    row.get_by_role("button", name="Accept").click()
     staff.wait_for_load_state()
-    assert "accepted" in staff.locator("article.card", has_text=PROGRAMME).inner_text()
+    assert staff.locator("li.proposal", has_text=PROGRAMME).get_attribute("data-state") == "accepted"
 
     # The Party sees the accepted programme: its link and next step, no score internals.
     party.goto(f"{site.base}/needs/{need}")

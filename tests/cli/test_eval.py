@@ -88,7 +88,10 @@ def test_eval_writes_a_report_with_every_system(tmp_path: Path) -> None:
     languages = report.split("## By need language")[1].split("## By sector")[0]
     assert "en (1)" in languages and "fr (1)" in languages and "es (1)" in languages
     assert re.search(r"\[[+-]\d\.\d{3}, [+-]\d\.\d{3}\]", systems_table)  # bootstrap intervals
-    assert "Vague check" in report and "recall 1.000" in report
+    understanding = report.split("## Request understanding")[1].split("## National-report answers")[0]
+    assert "### Vague check" in understanding and "### Tagger, sectors" in understanding
+    for labelled_set in ("dev set", "request set", "request set, even ids (untouched half)"):
+        assert re.search(rf"\| {re.escape(labelled_set)} \| \d+ of \d+ \(\d\.\d{{3}}\) \|", understanding)
     answers = report.split("## National-report answers")[1]
     assert "Challenge-kind accuracy: " in answers and "| held out (even) |" in answers
     assert "Confusion matrix" in answers and "Vague check on the answers: recall" in answers
