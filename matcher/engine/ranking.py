@@ -19,22 +19,25 @@ The flow of one ranking, each step in its own module:
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
 from matcher.embeddings.encoders import ENGLISH, MULTILINGUAL
-from matcher.engine.catalogue import Catalogue
+from matcher.engine.catalogue import ArtefactLookup, Catalogue
 from matcher.engine.codes import CodeSpace
-from matcher.engine.components import SentencePair, best_sentence_pair, component_arrays
+from matcher.engine.components import SentencePair, component_arrays
 from matcher.engine.domain import NeedProfile, OfferingProfile, PartyProfile
 from matcher.engine.explanations import NOTICE, explain
+from matcher.engine.lexicon import Vocabulary
 from matcher.engine.query import SENTENCES, NeedQuery, QueryBuilder
-from matcher.engine.text.lexical import LexicalIndex
+from matcher.engine.sentence_vectors import SentenceVectors
+from matcher.engine.text.lexical import sentences
 from matcher.engine.text.tagging import Glossary, KeywordTagger, TagEvidence
 from matcher.engine.weights import RankingWeights
 from matcher.taxonomy import Taxonomy
@@ -47,6 +50,7 @@ __all__ = [
     "MULTILINGUAL",
     "NOTICE",
     "SENTENCES",
+    "PairScale",
     "RankedOffering",
     "Ranking",
     "RankingEngine",
@@ -66,6 +70,11 @@ class RowSearch(Protocol):
     def search_rows(self, vector: np.ndarray, rows: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
         """The best ``depth`` of ``rows`` by cosine with ``vector``, best first, as ``(rows,
         scores)``; rows it holds no vector for are never returned."""
+        ...
+
+    def row_vector(self, row: int) -> np.ndarray | None:
+        """The vector it holds for ``row`` (None if none): the donor view scores one offering's
+        vector against every open need."""
         ...
 
 
@@ -94,6 +103,7 @@ class Ranking:
     candidates: int
     query: NeedQuery
     engine_version: str = ENGINE_VERSION
+    scale: PairScale | None = None  # what the need's pairs borrow from this ranking
 
     @property
     def evidence(self) -> TagEvidence:
@@ -104,12 +114,49 @@ class Ranking:
         return self.query.specificity
 
 
+@dataclass(frozen=True)
+class PairScale:
+    """What a pair's score borrows from the rest of its need's ranking: the best BM25 among
+    the need's candidates (each lexical score is divided by it). A pair's dense scores are
+    its own cosines (``score_pair`` searches the one offering), so nothing else is borrowed.
+    The donor view scores pairs with it (``matcher.engine.donor``)."""
+
+    lexical_top: float
+
+
+class _Pairs:
+    """Best sentence pairs of the head, by offering id: similarities are computed for the
+    whole head, the texts only for what an explanation shows."""
+
+    def __init__(self, query: NeedQuery) -> None:
+        self._query = query
+        self._found: dict[str, tuple[OfferingProfile, int, int, float]] = {}
+
+    def add(self, offering: OfferingProfile, need_row: int, offering_row: int, similarity: float) -> None:
+        self._found[offering.id] = (offering, need_row, offering_row, similarity)
+
+    def get(self, offering_id: str) -> SentencePair | None:
+        found = self._found.get(offering_id)
+        if found is None:
+            return None
+        offering, need_row, offering_row, similarity = found
+        return SentencePair(
+            need=self._query.sentences[need_row],
+            offering=sentences(offering.description)[offering_row],
+            similarity=similarity,
+        )
+
+    def __contains__(self, offering_id: object) -> bool:
+        return offering_id in self._found
+
+
 @dataclass
 class _Scored:
     ranked: list[RankedOffering]
     candidates: int
     removed: dict[str, int]
-    pairs: dict[str, SentencePair] = field(default_factory=dict)
+    pairs: _Pairs | None = None
+    scale: PairScale | None = None
 
 
 class RankingEngine:
@@ -132,11 +179,13 @@ class RankingEngine:
         taxonomy: Taxonomy,
         weights: RankingWeights | None = None,
         tagger: KeywordTagger | None = None,
-        offering_sentences: Mapping[str, tuple[Sequence[str], np.ndarray]] | None = None,
+        offering_sentences: SentenceVectors | Mapping[str, tuple[Sequence[str], np.ndarray]] | None = None,
         glossary: Glossary | None = None,
         dense_depth: int = 400,
         rerank_depth: int = 100,
         reuse: RankingEngine | None = None,
+        known: ArtefactLookup | None = None,
+        vocabulary: Vocabulary | None = None,
     ) -> None:
         self.taxonomy = taxonomy
         self.weights = weights or RankingWeights()
@@ -153,12 +202,39 @@ class RankingEngine:
             tagger=self.tagger,
             codes=codes,
             reuse=reuse.catalogue if reuse is not None else None,
+            known=known,
+            vocabulary=vocabulary,
         )
         self.offering_indexes = dict(offering_indexes)
-        self.offering_sentences = dict(offering_sentences or {})
+        if isinstance(offering_sentences, SentenceVectors):
+            self.sentences = offering_sentences
+        else:
+            given = offering_sentences or {}
+            dimension = next((len(vectors[0]) for _, vectors in given.values() if len(vectors)), 0)
+            self.sentences = SentenceVectors.of(
+                [given[o.id][1] if o.id in given else None for o in self.catalogue.offerings], dimension
+            )
         self.dense_depth = dense_depth
         self.rerank_depth = rerank_depth
-        self.lexical = LexicalIndex([offering.text for offering in self.offerings])
+
+    def with_changes(
+        self,
+        offerings: Sequence[OfferingProfile],
+        sentence_vectors: Mapping[str, np.ndarray | None],
+        offering_indexes: Mapping[str, RowSearch],
+    ) -> RankingEngine:
+        """A new engine where each of ``offerings`` replaces the offering with its id (or is
+        added), ``sentence_vectors`` gives the new sentence vectors of changed offerings (None
+        for an offering that has none now, e.g. deactivated) and ``offering_indexes`` searches
+        the new rows. Everything else is shared with this engine, which stays valid."""
+        engine = copy.copy(self)
+        engine.catalogue = self.catalogue.changed(offerings)
+        position = engine.catalogue.position
+        engine.sentences = self.sentences.changed(
+            {position[offering_id]: vectors for offering_id, vectors in sentence_vectors.items()}
+        )
+        engine.offering_indexes = dict(offering_indexes)
+        return engine
 
     @property
     def offerings(self) -> list[OfferingProfile]:
@@ -167,6 +243,12 @@ class RankingEngine:
     @property
     def glossary(self) -> Glossary:
         return self.queries.glossary
+
+    @property
+    def offering_sentences(self) -> Mapping[str, tuple[list[str], np.ndarray]]:
+        """Each offering's description sentences and their vectors (float16), by id, for the
+        offerings that have them (the active ones, with a multilingual encoder)."""
+        return _SentencesById(self.catalogue, self.sentences)
 
     def prepare(self, need: NeedProfile, evidence: TagEvidence | None = None) -> NeedQuery:
         """``need`` prepared for ``rank``, ``score_pair`` and coaching (see ``QueryBuilder.prepare``)."""
@@ -197,9 +279,9 @@ class RankingEngine:
         results = self._diversify(scored.ranked, k)[:k]
         for item in results:
             item.explanation = explain(
-                query, item.offering, item.components, self.catalogue, scored.pairs.get(item.offering.id)
+                query, item.offering, item.components, self.catalogue, _pair(scored, item.offering.id)
             )
-        return Ranking(query.need.id, results, scored.removed, scored.candidates, query)
+        return Ranking(query.need.id, results, scored.removed, scored.candidates, query, scale=scored.scale)
 
     def score_pair(
         self,
@@ -218,9 +300,17 @@ class RankingEngine:
             return None
         item = scored.ranked[0]
         item.explanation = explain(
-            query, item.offering, item.components, self.catalogue, scored.pairs.get(offering_id)
+            query, item.offering, item.components, self.catalogue, _pair(scored, offering_id)
         )
         return item
+
+    def pair_scale(self, query: NeedQuery, party: PartyProfile, today: dt.date) -> PairScale:
+        """The ``PairScale`` of ``query``'s ranking for ``party`` on ``today`` (what ``rank``
+        and ``score_pair`` compute before scoring), for scoring pairs apart from a ranking."""
+        rows, _ = self.catalogue.eligible(party, today)
+        if len(rows) == 0:
+            return PairScale(0.0)
+        return PairScale(float(self.catalogue.lexicon.score_all(query.english_text)[rows].max()))
 
     def _score(
         self,
@@ -243,7 +333,7 @@ class RankingEngine:
         scored = _Scored([], len(rows), removed)
         if len(rows) == 0:
             return scored
-        lexical = self.lexical.score_all(query.english_text)[rows]
+        lexical = catalogue.lexicon.score_all(query.english_text)[rows]
         top = float(lexical.max())
         lexical_norm = lexical / top if top > 0 else np.zeros_like(lexical)
         if focus is not None:
@@ -251,6 +341,7 @@ class RankingEngine:
             if len(keep) == 0:
                 return scored
             rows, lexical_norm = rows[keep], lexical_norm[keep]
+        scored.scale = PairScale(top)
         dense = {
             role: self._dense_scores(role, need_vectors[role], rows)
             for role in self.offering_indexes
@@ -284,23 +375,35 @@ class RankingEngine:
 
     def _sentence_pass(
         self, head: Sequence[RankedOffering], need_sentences: np.ndarray | None, query: NeedQuery
-    ) -> dict[str, SentencePair]:
+    ) -> _Pairs:
         """Replace the sentence component of ``head`` (in place) by the weighted cosine of
-        each offering's best sentence pair, and return the pairs, for the explanations."""
-        pairs: dict[str, SentencePair] = {}
+        each offering's best sentence pair (``components.best_sentence_pair``: the highest
+        cosine, ties to the first pair in row order), and return the pairs, for the
+        explanations. One matrix product for the whole head."""
+        pairs = _Pairs(query)
         if need_sentences is None or len(need_sentences) == 0:
             return pairs
         matrix = np.asarray(need_sentences, dtype=np.float32).reshape(len(query.sentences), -1)
+        position = self.catalogue.position
+        blocks: list[tuple[RankedOffering, np.ndarray]] = []
         for item in head:
-            stored = self.offering_sentences.get(item.offering.id)
-            if stored is None:
-                continue
-            offering_texts, vectors = stored
-            pair = best_sentence_pair(query.sentences, matrix, offering_texts, vectors)
+            vectors = self.sentences.vectors(position[item.offering.id])
+            if vectors is not None and len(vectors):
+                blocks.append((item, vectors))
+        if not blocks:
+            return pairs
+        stacked = np.concatenate([vectors for _, vectors in blocks]).astype(np.float32)
+        similarity: np.ndarray = matrix @ stacked.T
+        start = 0
+        for item, vectors in blocks:
+            block = similarity[:, start : start + len(vectors)]
+            start += len(vectors)
+            need_row, offering_row = np.unravel_index(int(np.argmax(block)), block.shape)
+            best = float(block[need_row, offering_row])
             item.score -= item.components["sentence"]
-            item.components["sentence"] = self.weights.sentence * pair.similarity
+            item.components["sentence"] = self.weights.sentence * best
             item.score += item.components["sentence"]
-            pairs[item.offering.id] = pair
+            pairs.add(item.offering, int(need_row), int(offering_row), best)
         return pairs
 
     def _diversify(self, ranked: list[RankedOffering], k: int) -> list[RankedOffering]:
@@ -336,3 +439,35 @@ class RankingEngine:
             per_provider[item.offering.provider_id] = per_provider.get(item.offering.provider_id, 0) + 1
             kept.append(item)
         return kept + remaining
+
+
+def _pair(scored: _Scored, offering_id: str) -> SentencePair | None:
+    return scored.pairs.get(offering_id) if scored.pairs is not None else None
+
+
+class _SentencesById(Mapping[str, tuple[list[str], np.ndarray]]):
+    """``RankingEngine.offering_sentences``: a read-only view by offering id."""
+
+    def __init__(self, catalogue: Catalogue, store: SentenceVectors) -> None:
+        self._catalogue = catalogue
+        self._store = store
+
+    def _row(self, offering_id: str) -> int | None:
+        row = self._catalogue.position.get(offering_id)
+        if row is None or self._store.vectors(row) is None:
+            return None
+        return row
+
+    def __getitem__(self, offering_id: str) -> tuple[list[str], np.ndarray]:
+        row = self._row(offering_id)
+        if row is None:
+            raise KeyError(offering_id)
+        vectors = self._store.vectors(row)
+        assert vectors is not None
+        return sentences(self._catalogue.offerings[row].description), vectors
+
+    def __iter__(self) -> Iterator[str]:
+        return (offering.id for offering in self._catalogue.offerings if self._row(offering.id) is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
