@@ -8,6 +8,7 @@ Times are timezone-aware UTC on both SQLite and PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -27,6 +28,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    func,
     insert,
     select,
     update,
@@ -415,9 +417,16 @@ class CatalogChange(Base):
 
 
 CATALOG_STATE_ROW = 1
+CATALOG_CHANNEL = "matcher_catalog"  # PostgreSQL NOTIFY channel: a catalogue version was committed
 _VERSION_KEY = "catalog_version_of_transaction"
-# Entities whose writes change what rankings see, by the name the change log gives them.
-_VERSIONED: dict[type, str] = {Offering: "offering", Need: "need"}
+# Entities whose writes change what rankings see, by the name the change log gives them and
+# the id it logs: an offering or a need by its own id; a proposal or a decision ("decision")
+# by its need's id, because what it changes is that need's proposals.
+_VERSIONED: dict[type, tuple[str, Callable[[Any], str]]] = {
+    Offering: ("offering", lambda row: row.id),
+    Need: ("need", lambda row: row.id),
+    Match: ("decision", lambda row: row.need_id),
+}
 
 
 def catalog_version(session: Session) -> int:
@@ -426,18 +435,32 @@ def catalog_version(session: Session) -> int:
     return int(version or 0)
 
 
+def has_uncommitted_catalog_change(session: Session) -> bool:
+    """Whether ``session``'s open transaction has written a catalogue change (not committed yet)."""
+    return _VERSION_KEY in session.info
+
+
+def record_catalog_change(session: Session, entity_type: str, entity_id: str) -> int:
+    """Log a change the ORM hook cannot see (e.g. ``"model"`` when a ranking model is
+    promoted: every worker then reloads) in ``session``'s transaction; returns its version."""
+    return _log_changes(session, [(entity_type, entity_id)])
+
+
 @event.listens_for(Session, "before_flush")
 def _record_catalog_changes(session: Session, flush_context: object, instances: object) -> None:
     """Bump the catalogue version and log the changed rows whenever a flush writes an
-    offering or a need, inside the same transaction: a write and its version commit
-    together. One transaction takes one version, however many flushes it makes."""
+    offering, a need or a proposal, inside the same transaction: a write and its version
+    commit together. One transaction takes one version, however many flushes it makes."""
     changed = [
-        (_VERSIONED[type(obj)], obj.id)
+        (_VERSIONED[type(obj)][0], _VERSIONED[type(obj)][1](obj))
         for obj in (*session.new, *session.dirty, *session.deleted)
         if type(obj) in _VERSIONED and (obj not in session.dirty or session.is_modified(obj))
     ]
-    if not changed:
-        return
+    if changed:
+        _log_changes(session, changed)
+
+
+def _log_changes(session: Session, changed: list[tuple[str, str]]) -> int:
     version = session.info.get(_VERSION_KEY)
     if version is None:
         version = session.execute(
@@ -447,6 +470,10 @@ def _record_catalog_changes(session: Session, flush_context: object, instances: 
             .returning(CatalogState.version)
         ).scalar_one()
         session.info[_VERSION_KEY] = version
+        if session.get_bind().dialect.name == "postgresql":
+            # Delivered at commit (NOTIFY is transactional): every worker listening learns of
+            # the new version at once (``matcher.services.freshness``).
+            session.execute(select(func.pg_notify(CATALOG_CHANNEL, str(version))))
     now = utcnow()
     session.execute(
         insert(CatalogChange),
@@ -455,6 +482,7 @@ def _record_catalog_changes(session: Session, flush_context: object, instances: 
             for kind, entity_id in dict.fromkeys(changed)
         ],
     )
+    return int(version)
 
 
 @event.listens_for(Session, "after_transaction_end")
