@@ -166,7 +166,8 @@ class OpenNeeds:
         keep = matrices.eligible(catalogue, row, today)
         if not include_confidential:
             keep &= ~matrices.confidential
-        columns = matrices.components(engine, row)
+        similarity = matrices.similarities(engine, row)
+        columns = matrices.components(engine, row, similarity)
         totals = np.zeros(matrices.count)
         for column in columns.values():
             totals += column
@@ -178,7 +179,7 @@ class OpenNeeds:
         order = chosen[np.lexsort((matrices.id_order[chosen], -totals[chosen]))]
         page = order[offset : offset + limit]
         matches = []
-        pairs = matrices.sentence_pairs(engine, row, page) if explain_results else {}
+        pairs = matrices.sentence_pairs(engine, row, page, similarity) if explain_results else {}
         offering = catalogue.offerings[row]
         for position in page.tolist():
             components = {name: float(column[position]) for name, column in columns.items()}
@@ -252,9 +253,12 @@ class _NeedMatrices:
             ok &= (layout.status >= 0) & catalogue.statuses[row][np.maximum(layout.status, 0)]
         return ok
 
-    def components(self, engine: RankingEngine, row: int) -> dict[str, np.ndarray]:
+    def components(
+        self, engine: RankingEngine, row: int, similarity: np.ndarray | None
+    ) -> dict[str, np.ndarray]:
         """Each weighted component of the score of the offering at ``row`` for every need
-        (``component_arrays``' formulas, one offering against many needs)."""
+        (``component_arrays``' formulas, one offering against many needs); ``similarity`` is
+        ``similarities(engine, row)``."""
         catalogue, w = engine.catalogue, engine.weights
         layout = self.layout(catalogue)
         zeros = np.zeros(self.count)
@@ -299,21 +303,21 @@ class _NeedMatrices:
             "budget": -w.budget * budget,
             "sentence": w.sentence * multilingual,
         }
-        best = self._best_sentences(engine, row)
+        best = self._best_sentences(similarity)
         if best is not None:
             columns["sentence"] = np.where(self.has_sentences, w.sentence * best, columns["sentence"])
         return {name: np.asarray(column, dtype=np.float64) for name, column in columns.items()}
 
-    def _similarities(self, engine: RankingEngine, row: int) -> np.ndarray | None:
+    def similarities(self, engine: RankingEngine, row: int) -> np.ndarray | None:
+        """Cosines of every need sentence (rows) with every sentence of the offering at ``row``."""
         offering = engine.sentences.vectors(row)
         if offering is None or len(offering) == 0 or len(self.sentences) == 0:
             return None
         similarity: np.ndarray = self.sentences @ np.asarray(offering, dtype=np.float32).T
         return similarity
 
-    def _best_sentences(self, engine: RankingEngine, row: int) -> np.ndarray | None:
+    def _best_sentences(self, similarity: np.ndarray | None) -> np.ndarray | None:
         """Per need: the best cosine of one of its sentences with one of the offering's."""
-        similarity = self._similarities(engine, row)
         if similarity is None:
             return None
         best = np.zeros(self.count)
@@ -324,11 +328,10 @@ class _NeedMatrices:
         return best
 
     def sentence_pairs(
-        self, engine: RankingEngine, row: int, positions: np.ndarray
+        self, engine: RankingEngine, row: int, positions: np.ndarray, similarity: np.ndarray | None
     ) -> dict[int, SentencePair]:
         """The best sentence pair of each need at ``positions`` with the offering at ``row``,
         for the explanations (ties to the first pair in row order, as in the ranking)."""
-        similarity = self._similarities(engine, row)
         if similarity is None:
             return {}
         offering_sentences = sentences(engine.catalogue.offerings[row].description)

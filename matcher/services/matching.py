@@ -47,6 +47,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
+from threadpoolctl import threadpool_limits
 
 from matcher.embeddings.encoders import MULTILINGUAL, Encoder
 from matcher.embeddings.encoders import build_encoders as build_encoders  # the app imports it from here
@@ -392,8 +393,11 @@ class MatchingService:
         checkpoint_seconds: float = 60.0,
     ) -> None:
         # One OpenMP thread: on 2 cores faiss single-query search ran 2-25x slower with two
-        # threads than with one (measured; see matcher/embeddings/index.py).
+        # threads than with one (measured; see matcher/embeddings/index.py). The same holds for
+        # numpy's BLAS: the donor view over 1,000 open needs took 21 ms of CPU with OpenBLAS's
+        # two threads and 3.9 ms with one (measured on this 2-core machine, under load).
         faiss.omp_set_num_threads(1)
+        threadpool_limits(limits=1, user_api="blas")
         self.lock = threading.RLock()  # held by the one writer: load, sync, checkpoint
         self.encoders = dict(encoders)
         self.weights = weights or RankingWeights()
@@ -700,7 +704,7 @@ class MatchingService:
         rows = [row for row in rows if row.status in OPEN_NEED_STATUSES]
         if not rows:
             return {}
-        queries = [self.prepare(need_profile(row)) for row in rows]
+        queries = [self.prepare(need_profile(row), engine) for row in rows]
         vectors = self._query_vectors(session, queries)
         today = dt.date.today()
         return {
@@ -782,15 +786,16 @@ class MatchingService:
 
     # ------------------------------------------------------------------ reads
 
-    def prepare(self, need: NeedProfile) -> NeedQuery:
+    def prepare(self, need: NeedProfile, engine: RankingEngine | None = None) -> NeedQuery:
         """``need`` prepared once for ranking, the donor view, coaching and the pages
-        (``RankingEngine.prepare``); a need prepared before is not tagged again."""
+        (``RankingEngine.prepare``, by ``engine`` or the current one); a need prepared before
+        is not tagged again."""
         with self._queries_lock:
             query = self._queries.get(need)
             if query is not None:
                 self._queries.move_to_end(need)
                 return query
-        query = self.engine.prepare(need)
+        query = (engine or self.engine).prepare(need)
         with self._queries_lock:
             self._queries[need] = query
             if len(self._queries) > QUERY_CACHE_SIZE:
