@@ -73,7 +73,7 @@ class Settings(BaseSettings):
         "this often (milliseconds), and applies the changes it finds before answering.",
     )
     checkpoint_seconds: float = Field(
-        default=60.0,
+        default=600.0,
         gt=0,
         description="How often at most a server process saves its vector indexes and engine artefacts "
         "after changes (and at shutdown), so that a restart starts from them.",

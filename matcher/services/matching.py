@@ -390,7 +390,7 @@ class MatchingService:
         proposals_per_need: int = 10,
         fit_threshold: float | None = None,
         freshness_seconds: float = 0.1,
-        checkpoint_seconds: float = 60.0,
+        checkpoint_seconds: float = 600.0,
     ) -> None:
         # One OpenMP thread: on 2 cores faiss single-query search ran 2-25x slower with two
         # threads than with one (measured; see matcher/embeddings/index.py). The same holds for
@@ -479,7 +479,11 @@ class MatchingService:
         # Read the version first: a write landing meanwhile makes this copy look stale (and
         # the next sync applies it), never falsely fresh.
         version = catalog_version(session)
-        by_id = {row.id: OfferingProfile.from_record(row) for row in session.scalars(select(Offering))}
+        # Plain rows, not ORM objects: at 100,000 offerings this read is a large part of a start.
+        by_id = {
+            row.id: OfferingProfile.from_record(row)
+            for row in session.execute(select(*Offering.__table__.columns))
+        }
         saved = self._saved_engine()
         # Saved rows first, in their order (their sentence matrix is then used in place), new
         # offerings after, by id.
