@@ -156,12 +156,8 @@ def _signed_in_client(base: str, key: str) -> httpx.Client:
     return client
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the form token is an HMAC with a per-process secret (app.state.web_secret) until web "
-    "sessions and their tokens move into the database (the hardening branch)",
-)
 def test_a_form_rendered_by_one_worker_is_accepted_by_the_other(workers: Workers) -> None:
+    """Web sessions and their form tokens live in the database (``web_sessions``)."""
     client = _signed_in_client(workers.a, workers.key)
     page = client.get(f"{workers.a}/account")
     assert page.status_code == 200, page.text
