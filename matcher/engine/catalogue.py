@@ -5,8 +5,9 @@ there is the rule, one offering at a time, written to be read (and the tests' or
 ``Catalogue.eligible`` here is the same rule over the whole catalogue at once, as numpy
 operations, because a Python loop per offering does not scale to 100k offerings. The column
 arrays also feed the score components (sectors, languages, funding, verification) and the
-per-offering artefacts (BM25 term counts, code profiles) feed BM25 and explanations, so they
-belong to the catalogue, not to the rule.
+per-offering artefacts (BM25 term counts, code profiles, the sub-sectors each description
+mentions) feed BM25, the sub-sector component and explanations, so they belong to the
+catalogue, not to the rule.
 
 A catalogue changes by ``changed``: the new one shares every unchanged artefact and copies
 the column arrays with the changed rows rewritten (a numpy copy, not a Python loop over the

@@ -45,7 +45,7 @@ from matcher.engine.reranker import HAND_SET, LinearReranker, reorder
 from matcher.engine.sentence_vectors import SentenceVectors
 from matcher.engine.text.lexical import sentences
 from matcher.engine.text.tagging import Glossary, KeywordTagger, TagEvidence
-from matcher.engine.umbrellas import folded, members_of
+from matcher.engine.umbrellas import folded, members_of, provider_members
 from matcher.engine.weights import RankingWeights
 from matcher.taxonomy import Taxonomy
 
@@ -254,6 +254,40 @@ class RankingEngine:
         engine._bind_history(history, reranker)
         return engine
 
+    def _members_after(self, catalogue: Catalogue, offerings: Sequence[OfferingProfile]) -> dict[str, str]:
+        """``members_of(catalogue.offerings)`` after ``offerings`` changed, recomputing only
+        the organisations they touch: their old and new providers, and those whose entries
+        name a new offering as their parent (an explicit parent must be a known offering)."""
+        before = self.catalogue
+        touched: set[str] = set()
+        added: set[str] = set()
+        for offering in offerings:
+            row = before.position.get(offering.id)
+            if row is None:
+                added.add(offering.id)
+            else:
+                old = before.offerings[row]
+                if _umbrella_fields(old) == _umbrella_fields(offering):
+                    continue
+                touched.add(old.provider_id)
+            touched.add(offering.provider_id)
+        if added:
+            touched |= {o.provider_id for o in catalogue.offerings if o.parent in added}
+        if not touched:
+            return self.members
+        entries: dict[str, list[OfferingProfile]] = {provider: [] for provider in touched}
+        for offering in catalogue.offerings:
+            if offering.provider_id in touched:
+                entries[offering.provider_id].append(offering)
+        members = {
+            member: umbrella
+            for member, umbrella in self.members.items()
+            if before.offerings[before.position[member]].provider_id not in touched
+        }
+        for group in entries.values():
+            members.update(provider_members(group, catalogue.position))
+        return members
+
     @property
     def model_version(self) -> str:
         return self.reranker.version if self.reranker is not None else HAND_SET
@@ -275,13 +309,7 @@ class RankingEngine:
             {position[offering_id]: vectors for offering_id, vectors in sentence_vectors.items()}
         )
         engine.offering_indexes = dict(offering_indexes)
-        if any(offering.id not in self.catalogue.position for offering in offerings) or any(
-            _umbrella_fields(offering)
-            != _umbrella_fields(self.catalogue.offerings[self.catalogue.position[offering.id]])
-            for offering in offerings
-            if offering.id in self.catalogue.position
-        ):
-            engine.members = members_of(engine.catalogue.offerings)
+        engine.members = self._members_after(engine.catalogue, offerings)
         if len(engine.catalogue) != len(self.catalogue):
             # New rows: the history's evidence is bound to row numbers and the row count.
             engine._bind_history(self.history.history, self.reranker)
