@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,7 +18,6 @@ from evaluation import systems
 from evaluation.dataset import load_labelled_set
 from evaluation.systems import VectorCache
 from matcher.embeddings.encoders import ENGLISH, MULTILINGUAL, FakeEncoder
-from matcher.embeddings.index import vector_id
 from matcher.engine.builder import embed_query
 from matcher.engine.text.tagging import KeywordTagger, TagEvidence
 from matcher.engine.understanding import RequestReader
@@ -85,13 +85,27 @@ def test_index_is_persisted_and_reused_when_fresh(catalog: sessionmaker[Session]
     assert again.indexes.rebuilt == []
 
 
-def test_stale_or_corrupt_index_is_rebuilt_not_served(catalog: sessionmaker[Session], tmp_path: Path) -> None:
+def test_stale_or_corrupt_index_is_repaired_or_rebuilt_not_served(
+    catalog: sessionmaker[Session], tmp_path: Path
+) -> None:
     encoder = CountingEncoder()
     with session_scope(catalog) as session:
         make_service(tmp_path, encoder).load(session)
-    # The database changes behind the index's back: the fingerprint no longer matches.
+    # The database changes behind the index's back: the fingerprint no longer matches, but
+    # the saved artefacts say what the index held, so only the changed offering is redone.
     with session_scope(catalog) as session:
         session.get(Offering, "gef-trust-fund").title = "A different title"
+    before = encoder.encoded
+    with session_scope(catalog) as session:
+        stale = make_service(tmp_path, encoder)
+        stale.load(session)
+    assert sorted(stale.indexes.repaired) == [ENGLISH, MULTILINGUAL] and stale.indexes.rebuilt == []
+    assert encoder.encoded - before == 1  # the new text (both roles share the encoder's cache)
+    assert stale.artefacts_loaded
+    # Without the saved artefacts nothing says what a stale index holds: it is rebuilt.
+    with session_scope(catalog) as session:
+        session.get(Offering, "gef-trust-fund").title = "Yet another title"
+    shutil.rmtree(tmp_path / "index" / "engine")
     with session_scope(catalog) as session:
         stale = make_service(tmp_path, encoder)
         stale.load(session)
@@ -210,13 +224,12 @@ def test_donor_view_respects_eligibility_confidentiality_and_agrees_with_the_nee
         assert public[0].explanation["matched"] == mine.explanation["matched"]
         assert public[0].as_result()["need_id"] == "n-kenya"
 
-        # Open needs are indexed; a withdrawal takes the need out.
-        index = service.need_indexes.indexes[MULTILINGUAL]
-        assert vector_id("n-kenya") in index and vector_id("n-kenya-withdrawn") not in index
+        # Open needs are kept prepared; a withdrawal takes the need out.
+        assert "n-kenya" in service.state.needs and "n-kenya-withdrawn" not in service.state.needs
         session.get(Need, "n-kenya").status = "withdrawn"
         session.flush()
         service.need_changed(session, "n-kenya")
-        assert vector_id("n-kenya") not in index
+        assert "n-kenya" not in service.state.needs
         assert [
             r.need_id for r in service.rank_needs_for_offering(session, "amalgam-africa", today=TODAY)
         ] == ["n-kenya-secret"]
@@ -264,10 +277,10 @@ def test_a_need_is_tagged_once_for_ranking_the_donor_view_and_coaching(
         service = make_service(tmp_path, CountingEncoder())
         service.load(session)
         _add_need(session, "n-kenya", "KEN")
-        service.need_changed(session, "n-kenya")
+        tag_calls.clear()
+        service.need_changed(session, "n-kenya")  # prepares the open need for the donor view
         need = need_profile(session.get(Need, "n-kenya"))
         kenya = party_profile(session.get(Party, "KEN"))
-        tag_calls.clear()
         query = service.prepare(need)
         ranking = service.rank_need(session, query, kenya, today=TODAY)
         assert ranking.query is query
