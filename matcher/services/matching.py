@@ -78,6 +78,7 @@ from matcher.store.models import (
     Party,
     catalog_version,
     has_uncommitted_catalog_change,
+    has_uncommitted_writes,
 )
 from matcher.taxonomy import OPEN_NEED_STATUSES, load_taxonomy
 
@@ -565,8 +566,15 @@ class MatchingService:
         again (``history_changed``); an unknown kind, a gap in the log or more than
         ``RELOAD_AFTER_CHANGES`` rows reload everything. Changes of ``session``'s own uncommitted transaction are applied but the
         version stays below them, so they are applied again (idempotently) once committed.
-        ``wait`` off: return 0 at once when another thread holds the writer's lock."""
-        if not self.lock.acquire(blocking=wait):
+        ``wait`` off: return 0 at once when another thread holds the writer's lock.
+
+        A ``session`` that has written in its open transaction never waits for that lock
+        (it returns 0 when the lock is taken, as with ``wait`` off): it may hold the
+        database's write lock, which the lock's holder may be waiting for to cache an
+        embedding, and neither would move until SQLite's busy timeout failed one of them.
+        Its caller goes on with the current snapshot (the lock's holder is applying the
+        changes meanwhile), as a read does between two freshness checks."""
+        if not self.lock.acquire(blocking=wait and not has_uncommitted_writes(session)):
             return 0
         try:
             return self._sync(session)

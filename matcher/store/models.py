@@ -35,7 +35,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, ORMExecuteState, Session, mapped_column, relationship
 
 from matcher.taxonomy import (
     ANSWER_SOURCES,
@@ -621,6 +621,7 @@ class CatalogChange(Base):
 CATALOG_STATE_ROW = 1
 CATALOG_CHANNEL = "matcher_catalog"  # PostgreSQL NOTIFY channel: a catalogue version was committed
 _VERSION_KEY = "catalog_version_of_transaction"
+_WRITES_KEY = "wrote_in_transaction"
 # Entities whose writes change what rankings see, by the name the change log gives them
 # (logged by their own id). Decisions on proposals and ranking models change what rankings
 # see too, but only some of their writes do: ``_history_changes``.
@@ -636,6 +637,25 @@ def catalog_version(session: Session) -> int:
 def has_uncommitted_catalog_change(session: Session) -> bool:
     """Whether ``session``'s open transaction has written a catalogue change (not committed yet)."""
     return _VERSION_KEY in session.info
+
+
+def has_uncommitted_writes(session: Session) -> bool:
+    """Whether ``session``'s open transaction has written anything (a flush, or an INSERT,
+    UPDATE or DELETE through ``session.execute``) not committed yet: it may hold the
+    database's write lock (SQLite: the one writer; PostgreSQL: row locks) until it ends, so
+    it must not wait on anything a thread waiting for that lock could hold."""
+    return bool(session.info.get(_WRITES_KEY, False))
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flush(session: Session, flush_context: object) -> None:
+    session.info[_WRITES_KEY] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_write(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[_WRITES_KEY] = True
 
 
 def record_catalog_change(session: Session, entity_type: str, entity_id: str) -> int:
@@ -728,6 +748,7 @@ def _history_changes(session: Session) -> list[tuple[str, str]]:
 def _forget_transaction_version(session: Session, transaction: Any) -> None:
     if transaction.parent is None:
         session.info.pop(_VERSION_KEY, None)
+        session.info.pop(_WRITES_KEY, None)
 
 
 class AuditEventImmutableError(RuntimeError):

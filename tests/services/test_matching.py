@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -295,3 +296,51 @@ def test_ranking_before_load_is_a_clear_error(sessions: sessionmaker[Session], t
     service = make_service(tmp_path, CountingEncoder())
     with session_scope(sessions) as session, pytest.raises(EngineNotLoadedError, match="call load"):
         service.rank_need(session, make_need(), make_party())
+
+
+def test_a_session_that_wrote_never_waits_for_the_services_lock(
+    catalog: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """A request that has written (and so holds the database's write lock: SQLite's one
+    writer, or a row lock on PostgreSQL) and then reads through the service must not wait
+    for the service's lock: its holder may be waiting for that write lock to cache an
+    embedding (``sync`` does), and neither would move. Under a mixed load on ``matcher
+    serve`` (SQLite) such pairs stood still until the 30 s busy timeout failed one of them."""
+    service = make_service(tmp_path, CountingEncoder())
+    with session_scope(catalog) as session:
+        service.load(session)
+    encoder = service.encoders[MULTILINGUAL]
+    text = "A text two sessions cache at once."
+    holding = threading.Event()
+    failures: list[BaseException] = []
+
+    def holder() -> None:  # as ``sync`` does: under the service's lock, caching an embedding
+        try:
+            with service.lock, catalog() as other:
+                holding.set()
+                embed_cached(other, encoder, [text])
+                other.commit()
+        except BaseException as problem:
+            failures.append(problem)
+
+    def writer() -> None:
+        try:
+            with catalog() as session:
+                embed_cached(session, encoder, [text])  # written, not committed: the write lock
+                thread = threading.Thread(target=holder, daemon=True)
+                thread.start()
+                assert holding.wait(10)
+                service.sync(session)  # must not wait for the holder
+                session.commit()
+            thread.join(20)
+            assert not thread.is_alive()
+        except BaseException as problem:
+            failures.append(problem)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    thread.join(25)  # below SQLite's busy timeout (30 s): a deadlock cannot resolve itself first
+    assert not thread.is_alive(), "the writer and the lock's holder waited for each other"
+    assert failures == []
+    with catalog() as session:
+        assert session.scalar(select(func.count()).select_from(CachedEmbedding)) >= 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError, InternalError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +22,7 @@ from matcher.store.models import (
     Provider,
     catalog_version,
     has_uncommitted_catalog_change,
+    has_uncommitted_writes,
     record_catalog_change,
 )
 
@@ -214,6 +215,21 @@ def test_decisions_and_model_changes_bump_the_catalogue_version_but_a_proposal_d
 
 
 @pytest.mark.postgres
+def test_a_transaction_that_wrote_is_known_until_it_ends(base_rows: sessionmaker[Session]) -> None:
+    with base_rows() as session:
+        session.scalars(select(Need)).all()
+        assert not has_uncommitted_writes(session)  # a read holds no write lock
+        session.get(Need, "need-1").title = "Changed"  # type: ignore[union-attr]
+        session.flush()
+        assert has_uncommitted_writes(session)
+        session.commit()
+        assert not has_uncommitted_writes(session)
+        session.execute(update(Provider).where(Provider.provider_id == "org").values(name="Other"))
+        assert has_uncommitted_writes(session)  # a statement, no flush
+        session.rollback()
+        assert not has_uncommitted_writes(session)
+
+
 def test_a_committed_change_is_notified_on_postgresql(tmp_path: object) -> None:
     """Workers LISTEN on ``CATALOG_CHANNEL``: the version arrives when the write commits."""
     import psycopg
