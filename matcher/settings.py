@@ -67,6 +67,30 @@ class Settings(BaseSettings):
         description="How often each server process looks for background jobs no request ran "
         "(left by a process that stopped, retries, needs filed by an import).",
     )
+    catalog_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often each server process looks for catalogue changes made by other workers "
+        "(or `matcher catalog load`) when no PostgreSQL notification came (on SQLite: always).",
+    )
+    freshness_ms: int = Field(
+        default=100,
+        ge=0,
+        description="Each read compares this process's catalogue version with the database's at most "
+        "this often (milliseconds), and applies the changes it finds before answering.",
+    )
+    checkpoint_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="How often at most a server process saves its vector indexes and engine artefacts "
+        "after changes (and at shutdown), so that a restart starts from them.",
+    )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Worker processes of `matcher serve` (as its --workers option).",
+    )
     reconfirm_after_days: int = Field(
         default=180,
         ge=1,

@@ -369,6 +369,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from catalog.loaders import seed_store
         from matcher.services.automatic import JobRunner
+        from matcher.services.freshness import CatalogFollower
         from matcher.services.lifecycle import daily_pass
         from matcher.services.matching import MatchingService, build_encoders
         from matcher.services.notifications import NotificationSender
@@ -383,11 +384,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             weights=settings.ranking,
             proposals_per_need=settings.proposals_per_need,
             fit_threshold=settings.donor_min_score,
+            freshness_seconds=settings.freshness_ms / 1000,
+            checkpoint_seconds=settings.checkpoint_seconds,
         )
         with session_scope(store.sessions) as session:
             matching.load(session)
             app.state.party_names = party_names(session)
         matching.warm_up()
+        # Other workers' writes (and `matcher catalog load`) reach this process through the
+        # database: notified on PostgreSQL, polled on SQLite (and before every read).
+        follower = CatalogFollower(
+            store.sessions, matching, store.engine, poll_seconds=settings.catalog_poll_seconds
+        )
+        follower.start()
         runner = JobRunner(
             store.sessions,
             matching,
@@ -403,6 +412,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.store = store
         app.state.matching = matching
         app.state.jobs = runner
+        app.state.follower = follower
         # Read at scrape time from a count kept when offerings change: no per-request work.
         app.state.metrics.offerings.set_function(lambda: matching.active_offerings)
         logger.info("serving %d offerings from %s", len(matching.offerings), settings.display_database_url)
@@ -419,8 +429,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             runner.stop()
+            follower.stop()
             if sender is not None:
                 sender.stop()
+            matching.checkpoint(force=True)  # the next start begins from what this one served
             store.engine.dispose()
 
     app = FastAPI(

@@ -40,8 +40,12 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def get_service(request: Request) -> MatchingService:
-    return request.app.state.matching
+def get_service(request: Request, session: SessionDep) -> MatchingService:
+    """The matching service, brought to the database's catalogue version first (another worker
+    may have written since; ``MatchingService.ensure_fresh`` polls at most every few ms)."""
+    matching: MatchingService = request.app.state.matching
+    matching.ensure_fresh(session)
+    return matching
 
 
 ServiceDep = Annotated[MatchingService, Depends(get_service)]

@@ -325,6 +325,9 @@ class MatchesOut(BaseModel):
     candidates: int | None = None
     removed: dict[str, int] | None = Field(None, description="Offerings each eligibility constraint removed.")
     min_score: float | None = Field(None, description="Donor view: the cut-off applied.")
+    total: int | None = Field(None, description="Donor view: open needs above the cut-off, in all pages.")
+    offset: int | None = Field(None, description="Donor view: results skipped before this page.")
+    next_offset: int | None = Field(None, description="Donor view: the offset of the next page (none: last).")
     results: list[MatchResult]
 
 

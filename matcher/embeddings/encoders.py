@@ -301,7 +301,9 @@ def build_encoder(spec: str) -> Encoder:
         dimension_text = normalized.partition(":")[2]
         if not dimension_text.isdigit():
             raise EncoderConfigError(f"invalid fake encoder spec {spec!r}: expected 'fake:<dimension>'")
-        return FakeEncoder(int(dimension_text))
+        # Named by its dimension: the embedding cache is keyed by encoder name, and two fake
+        # encoders of different sizes (one per role) must not share entries.
+        return FakeEncoder(int(dimension_text), name=f"fake-{dimension_text}")
     if key.startswith("st:"):
         folder = normalized.partition(":")[2]
         if not folder:

@@ -268,6 +268,14 @@ class VectorIndex:
                 allowed_labels = self._labels_for(allowed_ids)
             return self._search_labels(queries, k, allowed_labels)
 
+    def vector(self, item: int) -> np.ndarray | None:
+        """The stored vector of id ``item`` (float32), or None when the index does not hold it."""
+        with self._lock:
+            label = self._label_of.get(int(item))
+            if label is None:
+                return None
+            return np.asarray(self._index.reconstruct(int(label)), dtype=np.float32)
+
     def view(self, ids: np.ndarray) -> RowView:
         """This index addressed by row: row ``r`` is ``ids[r]`` (see :class:`RowView`)."""
         return RowView(self, ids)
@@ -685,6 +693,10 @@ class RowView:
         places = np.clip(np.searchsorted(self._sorted_ids, found_ids), 0, len(self._ids) - 1)
         known = self._sorted_ids[places] == found_ids
         return self._row_of_sorted[places[known]], found_scores[known]
+
+    def row_vector(self, row: int) -> np.ndarray | None:
+        """The stored vector of row ``row`` (float32), or None when the index does not hold it."""
+        return self.index.vector(int(self._ids[row])) if 0 <= row < len(self._ids) else None
 
 
 _REQUIRED_MANIFEST_KEYS = {

@@ -17,11 +17,14 @@ import numpy as np
 
 from matcher.embeddings.encoders import MULTILINGUAL, Encoder
 from matcher.embeddings.index import VectorIndex, vector_id
+from matcher.engine.artefacts import SavedEngine
+from matcher.engine.catalogue import artefact_key
 from matcher.engine.domain import OfferingProfile
 from matcher.engine.history import History, PastNeed
 from matcher.engine.query import SENTENCES, NeedQuery
 from matcher.engine.ranking import RankingEngine
 from matcher.engine.reranker import LinearReranker
+from matcher.engine.sentence_vectors import SentenceVectors
 from matcher.engine.text.lexical import sentences
 from matcher.engine.text.tagging import Glossary, keyword_glossary
 from matcher.engine.weights import RankingWeights
@@ -32,8 +35,6 @@ Embed = Callable[[Encoder, Sequence[str]], np.ndarray]
 
 IndexFactory = Callable[[Encoder], VectorIndex]
 """An empty vector index for ``encoder``'s vectors."""
-
-OfferingSentences = dict[str, tuple[list[str], np.ndarray]]
 
 
 def new_index(encoder: Encoder) -> VectorIndex:
@@ -53,6 +54,7 @@ def build_engine(
     reuse: RankingEngine | None = None,
     history: History | Sequence[PastNeed] = (),
     reranker: LinearReranker | None = None,
+    saved: SavedEngine | None = None,
 ) -> RankingEngine:
     """A ``RankingEngine`` over ``offerings`` (every offering, active or not).
 
@@ -70,6 +72,10 @@ def build_engine(
     ``history`` (past needs, ``matcher.engine.history``) is embedded with the multilingual
     encoder (``build_history``) unless it is an embedded ``History`` already; ``reranker`` is
     a promoted learned model, or None.
+
+    ``saved`` (``matcher.engine.artefacts``) lends the artefacts and sentence vectors saved by
+    an earlier process for every offering whose text and codes are unchanged; its sentence
+    matrix is used in place (memory-mapped) when its rows come first in ``offerings``.
     """
     active = [offering for offering in offerings if offering.active]
     ready = dict(indexes or {})
@@ -83,10 +89,10 @@ def build_engine(
             ready[role] = index
     ids_by_row = np.array([vector_id(offering.id) for offering in offerings], dtype=np.int64)
     multilingual = encoders.get(MULTILINGUAL)
-    offering_sentences: OfferingSentences = {}
+    offering_sentences = SentenceVectors.empty()
     glossary: Glossary = {}
     if multilingual is not None:
-        offering_sentences = sentence_vectors(active, multilingual, embed, reuse)
+        offering_sentences = sentence_vectors(offerings, multilingual, embed, reuse, saved)
         glossary = (
             reuse.glossary
             if reuse is not None and reuse.glossary
@@ -100,6 +106,8 @@ def build_engine(
         offering_sentences=offering_sentences,
         glossary=glossary,
         reuse=reuse,
+        known=saved.artefacts if saved is not None else None,
+        vocabulary=saved.vocabulary if saved is not None else None,
         history=history if isinstance(history, History) else build_history(history, encoders, embed),
         reranker=reranker,
     )
@@ -116,28 +124,53 @@ def build_history(records: Sequence[PastNeed], encoders: Mapping[str, Encoder], 
 
 
 def sentence_vectors(
-    offerings: Sequence[OfferingProfile], encoder: Encoder, embed: Embed, reuse: RankingEngine | None = None
-) -> OfferingSentences:
-    """Each offering's description sentences and their vectors under ``encoder``. Sentences
-    ``reuse`` already holds for an offering with the same sentences are kept; the rest are
-    embedded in one call, in offering order."""
-    previous = reuse.offering_sentences if reuse is not None else {}
-    found: OfferingSentences = {}
-    missing: list[tuple[str, list[str]]] = []
-    for offering in offerings:
-        texts = sentences(offering.description)
-        known = previous.get(offering.id)
-        if known is not None and list(known[0]) == texts:
-            found[offering.id] = (texts, known[1])
+    offerings: Sequence[OfferingProfile],
+    encoder: Encoder,
+    embed: Embed,
+    reuse: RankingEngine | None = None,
+    saved: SavedEngine | None = None,
+) -> SentenceVectors:
+    """The description sentences' vectors under ``encoder`` of each active offering (None for
+    an inactive one), row-aligned with ``offerings``. Vectors ``reuse`` or ``saved`` hold for
+    an offering with the same description are kept; the rest are embedded in one call, in
+    offering order."""
+    keys = [artefact_key(offering) for offering in offerings] if saved is not None else []
+    laid_out = saved.sentences_for(offerings, keys) if saved is not None else None
+    blocks: dict[int, np.ndarray | None] = {}
+    missing: list[tuple[int, list[str]]] = []
+    for row, offering in enumerate(offerings):
+        if laid_out is not None and (not offering.active or laid_out.vectors(row) is not None):
+            continue  # already right in the saved layout (an inactive row has none there)
+        if not offering.active:
+            blocks[row] = None
+            continue
+        known = _known_sentences(reuse, offering)
+        if known is None and saved is not None:
+            saved_row = saved.position.get(offering.id)
+            if saved_row is not None and saved.keys[saved_row] == keys[row] and saved.active[saved_row]:
+                known = saved.sentences.vectors(saved_row)
+        if known is not None:
+            blocks[row] = known
         else:
-            missing.append((offering.id, texts))
+            missing.append((row, sentences(offering.description)))
     if missing:
         vectors = embed(encoder, [text for _, texts in missing for text in texts])
         start = 0
-        for offering_id, texts in missing:
-            found[offering_id] = (texts, vectors[start : start + len(texts)])
+        for row, texts in missing:
+            blocks[row] = vectors[start : start + len(texts)]
             start += len(texts)
-    return {offering.id: found[offering.id] for offering in offerings}
+    if laid_out is not None:
+        return laid_out.changed(blocks)
+    return SentenceVectors.of([blocks.get(row) for row in range(len(offerings))], encoder.dimension)
+
+
+def _known_sentences(reuse: RankingEngine | None, offering: OfferingProfile) -> np.ndarray | None:
+    if reuse is None:
+        return None
+    row = reuse.catalogue.position.get(offering.id)
+    if row is None or reuse.catalogue.offerings[row].description != offering.description:
+        return None
+    return reuse.sentences.vectors(row)
 
 
 def embed_query(query: NeedQuery, encoders: Mapping[str, Encoder], embed: Embed) -> dict[str, np.ndarray]:

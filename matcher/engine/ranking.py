@@ -26,24 +26,26 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence, Set
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
 from matcher.embeddings.encoders import ENGLISH, MULTILINGUAL
-from matcher.engine.catalogue import Catalogue
+from matcher.engine.catalogue import ArtefactLookup, Catalogue
 from matcher.engine.codes import CodeSpace
-from matcher.engine.components import SentencePair, best_sentence_pair, component_arrays
+from matcher.engine.components import SentencePair, component_arrays
 from matcher.engine.domain import NeedProfile, OfferingProfile, PartyProfile
 from matcher.engine.explanations import NOTICE, explain
 from matcher.engine.history import NO_NEIGHBOURS, History, HistoryEvidence, Neighbours
+from matcher.engine.lexicon import Vocabulary
 from matcher.engine.query import SENTENCES, NeedQuery, QueryBuilder
 from matcher.engine.reranker import HAND_SET, LinearReranker, reorder
-from matcher.engine.text.lexical import LexicalIndex
+from matcher.engine.sentence_vectors import SentenceVectors
+from matcher.engine.text.lexical import sentences
 from matcher.engine.text.tagging import Glossary, KeywordTagger, TagEvidence
-from matcher.engine.umbrellas import folded, members_of
+from matcher.engine.umbrellas import folded, members_of, provider_members
 from matcher.engine.weights import RankingWeights
 from matcher.taxonomy import Taxonomy
 
@@ -55,6 +57,7 @@ __all__ = [
     "MULTILINGUAL",
     "NOTICE",
     "SENTENCES",
+    "PairScale",
     "RankedOffering",
     "Ranking",
     "RankingEngine",
@@ -74,6 +77,11 @@ class RowSearch(Protocol):
     def search_rows(self, vector: np.ndarray, rows: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
         """The best ``depth`` of ``rows`` by cosine with ``vector``, best first, as ``(rows,
         scores)``; rows it holds no vector for are never returned."""
+        ...
+
+    def row_vector(self, row: int) -> np.ndarray | None:
+        """The vector it holds for ``row`` (None if none): the donor view scores one offering's
+        vector against every open need."""
         ...
 
 
@@ -103,6 +111,7 @@ class Ranking:
     query: NeedQuery
     engine_version: str = ENGINE_VERSION
     model_version: str = HAND_SET  # the learned model that ordered it, or HAND_SET
+    scale: PairScale | None = None  # what the need's pairs borrow from this ranking
 
     @property
     def evidence(self) -> TagEvidence:
@@ -113,12 +122,49 @@ class Ranking:
         return self.query.specificity
 
 
+@dataclass(frozen=True)
+class PairScale:
+    """What a pair's score borrows from the rest of its need's ranking: the best BM25 among
+    the need's candidates (each lexical score is divided by it). A pair's dense scores are
+    its own cosines (``score_pair`` searches the one offering), so nothing else is borrowed.
+    The donor view scores pairs with it (``matcher.engine.donor``)."""
+
+    lexical_top: float
+
+
+class _Pairs:
+    """Best sentence pairs of the head, by offering id: similarities are computed for the
+    whole head, the texts only for what an explanation shows."""
+
+    def __init__(self, query: NeedQuery) -> None:
+        self._query = query
+        self._found: dict[str, tuple[OfferingProfile, int, int, float]] = {}
+
+    def add(self, offering: OfferingProfile, need_row: int, offering_row: int, similarity: float) -> None:
+        self._found[offering.id] = (offering, need_row, offering_row, similarity)
+
+    def get(self, offering_id: str) -> SentencePair | None:
+        found = self._found.get(offering_id)
+        if found is None:
+            return None
+        offering, need_row, offering_row, similarity = found
+        return SentencePair(
+            need=self._query.sentences[need_row],
+            offering=sentences(offering.description)[offering_row],
+            similarity=similarity,
+        )
+
+    def __contains__(self, offering_id: object) -> bool:
+        return offering_id in self._found
+
+
 @dataclass
 class _Scored:
     ranked: list[RankedOffering]
     candidates: int
     removed: dict[str, int]
-    pairs: dict[str, SentencePair] = field(default_factory=dict)
+    pairs: _Pairs | None = None
+    scale: PairScale | None = None
     neighbours: Neighbours = NO_NEIGHBOURS
 
 
@@ -145,11 +191,13 @@ class RankingEngine:
         taxonomy: Taxonomy,
         weights: RankingWeights | None = None,
         tagger: KeywordTagger | None = None,
-        offering_sentences: Mapping[str, tuple[Sequence[str], np.ndarray]] | None = None,
+        offering_sentences: SentenceVectors | Mapping[str, tuple[Sequence[str], np.ndarray]] | None = None,
         glossary: Glossary | None = None,
         dense_depth: int = 400,
         rerank_depth: int = 100,
         reuse: RankingEngine | None = None,
+        known: ArtefactLookup | None = None,
+        vocabulary: Vocabulary | None = None,
         history: History | None = None,
         reranker: LinearReranker | None = None,
     ) -> None:
@@ -168,12 +216,20 @@ class RankingEngine:
             tagger=self.tagger,
             codes=codes,
             reuse=reuse.catalogue if reuse is not None else None,
+            known=known,
+            vocabulary=vocabulary,
         )
         self.offering_indexes = dict(offering_indexes)
-        self.offering_sentences = dict(offering_sentences or {})
+        if isinstance(offering_sentences, SentenceVectors):
+            self.sentences = offering_sentences
+        else:
+            given = offering_sentences or {}
+            dimension = next((len(vectors[0]) for _, vectors in given.values() if len(vectors)), 0)
+            self.sentences = SentenceVectors.of(
+                [given[o.id][1] if o.id in given else None for o in self.catalogue.offerings], dimension
+            )
         self.dense_depth = dense_depth
         self.rerank_depth = rerank_depth
-        self.lexical = LexicalIndex([offering.text for offering in self.offerings])
         self.members = members_of(self.offerings)
         # Code profiles of past needs by need, shared by the copies ``with_history`` makes,
         # so a new decision tags only the need it is about.
@@ -198,9 +254,66 @@ class RankingEngine:
         engine._bind_history(history, reranker)
         return engine
 
+    def _members_after(self, catalogue: Catalogue, offerings: Sequence[OfferingProfile]) -> dict[str, str]:
+        """``members_of(catalogue.offerings)`` after ``offerings`` changed, recomputing only
+        the organisations they touch: their old and new providers, and those whose entries
+        name a new offering as their parent (an explicit parent must be a known offering)."""
+        before = self.catalogue
+        touched: set[str] = set()
+        added: set[str] = set()
+        for offering in offerings:
+            row = before.position.get(offering.id)
+            if row is None:
+                added.add(offering.id)
+            else:
+                old = before.offerings[row]
+                if _umbrella_fields(old) == _umbrella_fields(offering):
+                    continue
+                touched.add(old.provider_id)
+            touched.add(offering.provider_id)
+        if added:
+            touched |= {o.provider_id for o in catalogue.offerings if o.parent in added}
+        if not touched:
+            return self.members
+        entries: dict[str, list[OfferingProfile]] = {provider: [] for provider in touched}
+        for offering in catalogue.offerings:
+            if offering.provider_id in touched:
+                entries[offering.provider_id].append(offering)
+        members = {
+            member: umbrella
+            for member, umbrella in self.members.items()
+            if before.offerings[before.position[member]].provider_id not in touched
+        }
+        for group in entries.values():
+            members.update(provider_members(group, catalogue.position))
+        return members
+
     @property
     def model_version(self) -> str:
         return self.reranker.version if self.reranker is not None else HAND_SET
+
+    def with_changes(
+        self,
+        offerings: Sequence[OfferingProfile],
+        sentence_vectors: Mapping[str, np.ndarray | None],
+        offering_indexes: Mapping[str, RowSearch],
+    ) -> RankingEngine:
+        """A new engine where each of ``offerings`` replaces the offering with its id (or is
+        added), ``sentence_vectors`` gives the new sentence vectors of changed offerings (None
+        for an offering that has none now, e.g. deactivated) and ``offering_indexes`` searches
+        the new rows. Everything else is shared with this engine, which stays valid."""
+        engine = copy.copy(self)
+        engine.catalogue = self.catalogue.changed(offerings)
+        position = engine.catalogue.position
+        engine.sentences = self.sentences.changed(
+            {position[offering_id]: vectors for offering_id, vectors in sentence_vectors.items()}
+        )
+        engine.offering_indexes = dict(offering_indexes)
+        engine.members = self._members_after(engine.catalogue, offerings)
+        if len(engine.catalogue) != len(self.catalogue):
+            # New rows: the history's evidence is bound to row numbers and the row count.
+            engine._bind_history(self.history.history, self.reranker)
+        return engine
 
     @property
     def offerings(self) -> list[OfferingProfile]:
@@ -209,6 +322,12 @@ class RankingEngine:
     @property
     def glossary(self) -> Glossary:
         return self.queries.glossary
+
+    @property
+    def offering_sentences(self) -> Mapping[str, tuple[list[str], np.ndarray]]:
+        """Each offering's description sentences and their vectors (float16), by id, for the
+        offerings that have them (the active ones, with a multilingual encoder)."""
+        return _SentencesById(self.catalogue, self.sentences)
 
     def prepare(self, need: NeedProfile, evidence: TagEvidence | None = None) -> NeedQuery:
         """``need`` prepared for ``rank``, ``score_pair`` and coaching (see ``QueryBuilder.prepare``)."""
@@ -242,7 +361,15 @@ class RankingEngine:
             ordered = [item for item in ordered if item.offering.id not in umbrellas]
         results = self._diversify(ordered, k)[:k]
         for item in results:
-            item.explanation = self._explain(query, party, item, scored, umbrellas)
+            item.explanation = self.explain(
+                query,
+                party,
+                item.offering,
+                item.components,
+                _pair(scored, item.offering.id),
+                scored.neighbours,
+                umbrellas,
+            )
         return Ranking(
             query.need.id,
             results,
@@ -250,6 +377,7 @@ class RankingEngine:
             scored.candidates,
             query,
             model_version=self.model_version,
+            scale=scored.scale,
         )
 
     def score_pair(
@@ -268,23 +396,28 @@ class RankingEngine:
         if not scored.ranked:
             return None
         item = scored.ranked[0]
-        item.explanation = self._explain(query, party, item, scored, set())
+        item.explanation = self.explain(
+            query, party, item.offering, item.components, _pair(scored, offering_id), scored.neighbours
+        )
         return item
 
-    def _explain(
+    def explain(
         self,
         query: NeedQuery,
         party: PartyProfile,
-        item: RankedOffering,
-        scored: _Scored,
-        umbrellas: set[str],
+        offering: OfferingProfile,
+        components: Mapping[str, float],
+        pair: SentencePair | None,
+        neighbours: Neighbours,
+        umbrellas: Set[str] = frozenset(),
     ) -> dict[str, Any]:
-        """``explain`` plus what this module adds: the offering's track record, the umbrella
-        it belongs to (and whether that umbrella was folded under it), the model's value."""
-        offering = item.offering
-        explanation = explain(query, offering, item.components, self.catalogue, scored.pairs.get(offering.id))
+        """``explanations.explain`` plus what this module adds: the offering's track record
+        (``neighbours``: the need's past neighbours, ``HistoryEvidence.neighbours``), the
+        umbrella it belongs to (and whether that umbrella was folded under it, ``umbrellas``),
+        the model's value. The donor view explains its pairs with it too."""
+        explanation = explain(query, offering, components, self.catalogue, pair)
         record = self.history.track_record(
-            self.catalogue.position[offering.id], scored.neighbours, query.need.id, party, self.taxonomy
+            self.catalogue.position[offering.id], neighbours, query.need.id, party, self.taxonomy
         )
         if record is not None:
             explanation["track_record"] = record
@@ -299,7 +432,7 @@ class RankingEngine:
         if self.reranker is not None:
             explanation["model"] = {
                 "version": self.reranker.version,
-                "value": round(self.reranker.value(item.components), 6),
+                "value": round(self.reranker.value(components), 6),
             }
         return explanation
 
@@ -316,6 +449,14 @@ class RankingEngine:
                 per_provider[item.offering.provider_id] = count + 1
                 shown.append(item.offering.id)
         return shown
+
+    def pair_scale(self, query: NeedQuery, party: PartyProfile, today: dt.date) -> PairScale:
+        """The ``PairScale`` of ``query``'s ranking for ``party`` on ``today`` (what ``rank``
+        and ``score_pair`` compute before scoring), for scoring pairs apart from a ranking."""
+        rows, _ = self.catalogue.eligible(party, today)
+        if len(rows) == 0:
+            return PairScale(0.0)
+        return PairScale(float(self.catalogue.lexicon.score_all(query.english_text)[rows].max()))
 
     def _score(
         self,
@@ -338,7 +479,7 @@ class RankingEngine:
         scored = _Scored([], len(rows), removed)
         if len(rows) == 0:
             return scored
-        lexical = self.lexical.score_all(query.english_text)[rows]
+        lexical = catalogue.lexicon.score_all(query.english_text)[rows]
         top = float(lexical.max())
         lexical_norm = lexical / top if top > 0 else np.zeros_like(lexical)
         if focus is not None:
@@ -346,6 +487,7 @@ class RankingEngine:
             if len(keep) == 0:
                 return scored
             rows, lexical_norm = rows[keep], lexical_norm[keep]
+        scored.scale = PairScale(top)
         dense = {
             role: self._dense_scores(role, need_vectors[role], rows)
             for role in self.offering_indexes
@@ -384,23 +526,35 @@ class RankingEngine:
 
     def _sentence_pass(
         self, head: Sequence[RankedOffering], need_sentences: np.ndarray | None, query: NeedQuery
-    ) -> dict[str, SentencePair]:
+    ) -> _Pairs:
         """Replace the sentence component of ``head`` (in place) by the weighted cosine of
-        each offering's best sentence pair, and return the pairs, for the explanations."""
-        pairs: dict[str, SentencePair] = {}
+        each offering's best sentence pair (``components.best_sentence_pair``: the highest
+        cosine, ties to the first pair in row order), and return the pairs, for the
+        explanations. One matrix product for the whole head."""
+        pairs = _Pairs(query)
         if need_sentences is None or len(need_sentences) == 0:
             return pairs
         matrix = np.asarray(need_sentences, dtype=np.float32).reshape(len(query.sentences), -1)
+        position = self.catalogue.position
+        blocks: list[tuple[RankedOffering, np.ndarray]] = []
         for item in head:
-            stored = self.offering_sentences.get(item.offering.id)
-            if stored is None:
-                continue
-            offering_texts, vectors = stored
-            pair = best_sentence_pair(query.sentences, matrix, offering_texts, vectors)
+            vectors = self.sentences.vectors(position[item.offering.id])
+            if vectors is not None and len(vectors):
+                blocks.append((item, vectors))
+        if not blocks:
+            return pairs
+        stacked = np.concatenate([vectors for _, vectors in blocks]).astype(np.float32)
+        similarity: np.ndarray = matrix @ stacked.T
+        start = 0
+        for item, vectors in blocks:
+            block = similarity[:, start : start + len(vectors)]
+            start += len(vectors)
+            need_row, offering_row = np.unravel_index(int(np.argmax(block)), block.shape)
+            best = float(block[need_row, offering_row])
             item.score -= item.components["sentence"]
-            item.components["sentence"] = self.weights.sentence * pair.similarity
+            item.components["sentence"] = self.weights.sentence * best
             item.score += item.components["sentence"]
-            pairs[item.offering.id] = pair
+            pairs.add(item.offering, int(need_row), int(offering_row), best)
         return pairs
 
     def _diversify(self, ranked: list[RankedOffering], k: int) -> list[RankedOffering]:
@@ -436,3 +590,40 @@ class RankingEngine:
             per_provider[item.offering.provider_id] = per_provider.get(item.offering.provider_id, 0) + 1
             kept.append(item)
         return kept + remaining
+
+
+def _pair(scored: _Scored, offering_id: str) -> SentencePair | None:
+    return scored.pairs.get(offering_id) if scored.pairs is not None else None
+
+
+class _SentencesById(Mapping[str, tuple[list[str], np.ndarray]]):
+    """``RankingEngine.offering_sentences``: a read-only view by offering id."""
+
+    def __init__(self, catalogue: Catalogue, store: SentenceVectors) -> None:
+        self._catalogue = catalogue
+        self._store = store
+
+    def _row(self, offering_id: str) -> int | None:
+        row = self._catalogue.position.get(offering_id)
+        if row is None or self._store.vectors(row) is None:
+            return None
+        return row
+
+    def __getitem__(self, offering_id: str) -> tuple[list[str], np.ndarray]:
+        row = self._row(offering_id)
+        if row is None:
+            raise KeyError(offering_id)
+        vectors = self._store.vectors(row)
+        assert vectors is not None
+        return sentences(self._catalogue.offerings[row].description), vectors
+
+    def __iter__(self) -> Iterator[str]:
+        return (offering.id for offering in self._catalogue.offerings if self._row(offering.id) is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _umbrella_fields(offering: OfferingProfile) -> tuple[object, ...]:
+    """What ``members_of`` reads of an offering: a change elsewhere keeps the umbrellas."""
+    return (offering.provider_id, offering.provider_kind, offering.parent, tuple(offering.sectors))

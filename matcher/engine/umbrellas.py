@@ -24,7 +24,7 @@ instead changed nothing measurable (dev −0.002, requests −0.004).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 
 from matcher.engine.domain import OfferingProfile
 
@@ -43,16 +43,23 @@ def members_of(offerings: Sequence[OfferingProfile]) -> dict[str, str]:
     for offering in offerings:
         by_provider[offering.provider_id].append(offering)
     for entries in by_provider.values():
-        explicit = {o.id: o.parent for o in entries if o.parent and o.parent in known and o.parent != o.id}
-        if explicit:
-            members.update(explicit)
-            continue
-        if any(o.parent for o in entries):  # a parent outside this set: nothing to infer from
-            continue
-        umbrella = _umbrella(entries)
-        if umbrella is not None:
-            members.update({o.id: umbrella.id for o in entries if o.id != umbrella.id})
+        members.update(provider_members(entries, known))
     return members
+
+
+def provider_members(entries: Sequence[OfferingProfile], known: Container[str]) -> dict[str, str]:
+    """``members_of`` for one organisation's ``entries`` (``known``: every offering id of
+    the set, for explicit parents). The relation never crosses organisations, so a change
+    recomputes only the organisations it touches (``RankingEngine.with_changes``)."""
+    explicit = {o.id: o.parent for o in entries if o.parent and o.parent in known and o.parent != o.id}
+    if explicit:
+        return explicit
+    if any(o.parent for o in entries):  # a parent outside this set: nothing to infer from
+        return {}
+    umbrella = _umbrella(entries)
+    if umbrella is None:
+        return {}
+    return {o.id: umbrella.id for o in entries if o.id != umbrella.id}
 
 
 def _umbrella(entries: Sequence[OfferingProfile]) -> OfferingProfile | None:

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,6 +38,9 @@ logger = logging.getLogger(__name__)
 
 MATCH_NEED = "match_need"
 MATCH_AROUND_OFFERING = "match_around_offering"
+# A proposal whose offering's score moved less than this keeps its place: the donor view's
+# scores agree with the rankings' to about 1e-5 (BM25's corpus statistics drift slightly).
+SCORE_MOVED = 1e-4
 # One name per process: claims by a dead process expire and are taken again.
 WORKER = worker_name()
 
@@ -65,64 +69,81 @@ def rematch_need(session: Session, matching: MatchingService, need_id: str) -> N
 
 def rematch_around_offering(session: Session, matching: MatchingService, offering_id: str) -> None:
     """Re-match the open needs this offering's change can affect: those holding an undecided
-    proposal of it (its score moved), and those whose ranking it now enters (it scores above
-    their weakest proposal, or they have fewer than ``k``)."""
+    proposal of it whose score moved (or that it no longer fits), and those whose ranking it
+    now enters (it scores above their weakest proposal, or they have fewer than ``k``).
+
+    The offering's score for every open need comes from the donor view's one vectorised pass
+    (no ranking, no query per need); only the needs it affects are then read and re-matched,
+    so the cost follows what changed, not the number of open needs or offerings."""
     k = matching.proposals_per_need
-    affected = set(
-        session.scalars(
-            select(Match.need_id)
+    held = dict(
+        session.execute(
+            select(Match.need_id, Match.score)
             .join(Need, Need.id == Match.need_id)
             .where(
                 Match.offering_id == offering_id,
                 Match.state == "proposed",
                 Need.status.in_(OPEN_NEED_STATUSES),
             )
-        )
+        ).all()
     )
+    scores: dict[str, float] = {}
     offering = session.get(Offering, offering_id)
     if offering is not None and offering.active:
-        open_needs = (
-            session.scalar(select(func.count()).select_from(Need).where(Need.status.in_(OPEN_NEED_STATUSES)))
-            or 0
-        )
-        scored = matching.rank_needs_for_offering(session, offering_id, k=max(open_needs, 1))
-        weakest = _weakest_proposals(session, [item.need_id for item in scored], k)
-        for item in scored:
-            floor = weakest.get(item.need_id)
-            if floor is None or item.score > floor:
-                affected.add(item.need_id)
+        page = matching.donor_view(session, offering_id, limit=max(matching.open_needs, 1), explained=False)
+        scores = {match.need_id: match.score for match in page.matches}
+    affected = {
+        need_id
+        for need_id, score in held.items()
+        if abs(scores.get(need_id, -math.inf) - score) > SCORE_MOVED
+    }
+    entering = {need_id: score for need_id, score in scores.items() if need_id not in held}
+    floors = _weakest_proposals(session, entering, k)
+    affected.update(need_id for need_id, score in entering.items() if score > floors.get(need_id, -math.inf))
     for need_id in sorted(affected):
         rematch_need(session, matching, need_id)
 
 
-def _weakest_proposals(session: Session, need_ids: Iterable[str], k: int) -> dict[str, float]:
-    """Per need with at least ``k`` undecided proposals: the lowest of their scores (a need
-    with fewer has room, and is left out)."""
-    scores: dict[str, list[float]] = {}
-    ids = list(need_ids)
+def _weakest_proposals(session: Session, scores: Mapping[str, float], k: int) -> dict[str, float]:
+    """Per need of ``scores`` with at least ``k`` undecided proposals: the lowest of their
+    scores (a need with fewer has room, and is left out). Asked only for the needs whose
+    score could matter: one grouped query per 500 of them."""
+    floors: dict[str, float] = {}
+    ids = sorted(scores)
     for start in range(0, len(ids), 500):
         rows = session.execute(
-            select(Match.need_id, Match.score).where(
-                Match.need_id.in_(ids[start : start + 500]), Match.state == "proposed"
-            )
+            select(Match.need_id, func.min(Match.score), func.count())
+            .where(Match.need_id.in_(ids[start : start + 500]), Match.state == "proposed")
+            .group_by(Match.need_id)
         )
-        for need_id, score in rows:
-            scores.setdefault(need_id, []).append(score)
-    return {need_id: min(values) for need_id, values in scores.items() if len(values) >= k}
+        for need_id, lowest, count in rows:
+            if count >= k:
+                floors[need_id] = float(lowest)
+    return floors
 
 
 def handlers(matching: MatchingService) -> dict[str, jobs.Handler]:
-    return {
-        MATCH_NEED: lambda session, need_id: rematch_need(session, matching, need_id),
-        MATCH_AROUND_OFFERING: lambda session, offering_id: rematch_around_offering(
-            session, matching, offering_id
-        ),
-    }
+    """What each job kind does; every job first brings this process to the database's
+    catalogue version (another worker may have written since), so it never proposes an
+    offering that was deactivated elsewhere."""
+
+    def fresh(handler: Callable[[Session, MatchingService, str], None]) -> jobs.Handler:
+        def run(session: Session, entity_id: str) -> None:
+            matching.sync(session)
+            handler(session, matching, entity_id)
+
+        return run
+
+    return {MATCH_NEED: fresh(rematch_need), MATCH_AROUND_OFFERING: fresh(rematch_around_offering)}
 
 
 def run_now(session: Session, matching: MatchingService, queued: Iterable[Job]) -> int:
-    """Run jobs this worker just queued and committed (unless another worker got there first)."""
-    return jobs.run(session, [job.id for job in queued], WORKER, handlers(matching))
+    """Run jobs this worker just queued and committed (unless another worker got there first),
+    then reflect what they wrote (proposals are logged catalogue changes too)."""
+    ran = jobs.run(session, [job.id for job in queued], WORKER, handlers(matching))
+    if ran:
+        matching.sync(session)
+    return ran
 
 
 class JobRunner:
@@ -168,6 +189,8 @@ class JobRunner:
                 ran += done
                 if done == 0:
                     break
+            if ran:
+                self.matching.sync(session)
         return ran
 
     def _loop(self) -> None:

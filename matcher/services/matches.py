@@ -98,12 +98,14 @@ def offering_matches(
     *,
     k: int = 10,
     min_score: float | None = None,
+    offset: int = 0,
     today: dt.date | None = None,
 ) -> dict[str, Any]:
     """The donor view: open needs the offering could serve, best first, each with its Party,
     language, an English gloss (for a need in another language), the reason in codes, and
     whether the provider has expressed interest. ``min_score`` (the engine's scale) keeps
-    only needs that fit; the measured default is ``MATCHER_DONOR_MIN_SCORE``."""
+    only needs that fit; the measured default is ``MATCHER_DONOR_MIN_SCORE``. ``k`` needs
+    from ``offset``; ``total`` counts every need above the cut-off."""
     offering = get_offering(session, principal, offering_id)
     if principal.is_staff:
         include_confidential = True
@@ -113,12 +115,16 @@ def offering_matches(
         raise Forbidden("only the offering's provider or the secretariat can see its matching needs")
     if not offering.active:
         raise Conflict("the offering is inactive: it is not matched (reactivate it with active: true)")
-    results = service.rank_needs_for_offering(
-        session, offering.id, k=k, include_confidential=include_confidential, today=today
+    page = service.donor_view(
+        session,
+        offering.id,
+        limit=k,
+        offset=offset,
+        min_score=min_score,
+        include_confidential=include_confidential,
+        today=today,
     )
-    if min_score is not None:
-        # Compared as shown (six decimals): a cut-off copied from a shown score keeps that need.
-        results = [item for item in results if round(item.score, 6) >= min_score]
+    results = page.matches
     needs = {
         need.id: need
         for need in session.scalars(select(Need).where(Need.id.in_([r.need_id for r in results])))
@@ -130,9 +136,13 @@ def offering_matches(
             )
         )
     )
+    following = offset + len(results)
     return {
         "offering_id": offering.id,
         "min_score": min_score,
+        "total": page.total,
+        "offset": offset,
+        "next_offset": following if following < page.total else None,
         "results": [
             {
                 **item.as_result(),

@@ -15,8 +15,11 @@ def readiness(session: Session, matching: MatchingService) -> dict[str, str]:
     """Each check's state ("ok" or why not): the database answers, the indexes are loaded,
     and the catalogue version this process reflects is the database's.
 
-    It compares two numbers and never takes the matching lock, so a readiness probe costs the
-    same at any catalogue size and never waits behind a ranking."""
+    Like any read, it first brings the process up to the database's version when another
+    worker (or ``matcher catalog load``) changed the catalogue (``ensure_fresh``: one indexed
+    row read, the changed rows applied if any); then it compares two numbers. It never waits:
+    rankings take no lock, and while another thread is applying changes the probe answers at
+    once (stale, until that thread is done). So a probe costs the same at any catalogue size."""
     checks: dict[str, str] = {}
     try:
         session.execute(text("SELECT 1"))
@@ -24,8 +27,10 @@ def readiness(session: Session, matching: MatchingService) -> dict[str, str]:
     except Exception as problem:  # any driver error means "not ready", and says which
         checks["database"] = f"unreachable: {type(problem).__name__}"
         return checks
-    if matching.engine is None or (matching.encoders and not matching.indexes.indexes):
+    if matching.catalog_version < 0 or (matching.encoders and not matching.indexes.indexes):
         checks["index"] = "not loaded"
+    else:
+        matching.ensure_fresh(session, wait=False)
     current = catalog_version(session)
     serving = matching.catalog_version
     checks["catalog"] = (

@@ -27,6 +27,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    func,
     insert,
     inspect,
     select,
@@ -34,7 +35,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, ORMExecuteState, Session, mapped_column, relationship
 
 from matcher.taxonomy import (
     ANSWER_SOURCES,
@@ -592,7 +593,7 @@ class CachedEmbedding(Base):
 
 class CatalogState(Base):
     """One row: the catalogue version, bumped in the same transaction as every write to an
-    offering or a need (``_record_catalog_changes`` below). A process compares it with the
+    offering or a need and every decision (``_record_catalog_changes`` below). A process compares it with the
     version its indexes and engine reflect: equal means fresh. The row lock taken by the
     bump orders writers, so versions follow commit order."""
 
@@ -618,8 +619,12 @@ class CatalogChange(Base):
 
 
 CATALOG_STATE_ROW = 1
+CATALOG_CHANNEL = "matcher_catalog"  # PostgreSQL NOTIFY channel: a catalogue version was committed
 _VERSION_KEY = "catalog_version_of_transaction"
-# Entities whose writes change what rankings see, by the name the change log gives them.
+_WRITES_KEY = "wrote_in_transaction"
+# Entities whose writes change what rankings see, by the name the change log gives them
+# (logged by their own id). Decisions on proposals and ranking models change what rankings
+# see too, but only some of their writes do: ``_history_changes``.
 _VERSIONED: dict[type, str] = {Offering: "offering", Need: "need"}
 
 
@@ -629,10 +634,42 @@ def catalog_version(session: Session) -> int:
     return int(version or 0)
 
 
+def has_uncommitted_catalog_change(session: Session) -> bool:
+    """Whether ``session``'s open transaction has written a catalogue change (not committed yet)."""
+    return _VERSION_KEY in session.info
+
+
+def has_uncommitted_writes(session: Session) -> bool:
+    """Whether ``session``'s open transaction has written anything (a flush, or an INSERT,
+    UPDATE or DELETE through ``session.execute``) not committed yet: it may hold the
+    database's write lock (SQLite: the one writer; PostgreSQL: row locks) until it ends, so
+    it must not wait on anything a thread waiting for that lock could hold."""
+    return bool(session.info.get(_WRITES_KEY, False))
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flush(session: Session, flush_context: object) -> None:
+    session.info[_WRITES_KEY] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_write(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[_WRITES_KEY] = True
+
+
+def record_catalog_change(session: Session, entity_type: str, entity_id: str) -> int:
+    """Log a change the ORM hook cannot see in ``session``'s transaction (``"model"``: the
+    ranking models changed, every worker reads the active one again; a kind no worker knows
+    makes every worker reload); returns its version."""
+    return _log_changes(session, [(entity_type, entity_id)])
+
+
 @event.listens_for(Session, "before_flush")
 def _record_catalog_changes(session: Session, flush_context: object, instances: object) -> None:
     """Bump the catalogue version and log the changed rows whenever a flush writes an
-    offering or a need, inside the same transaction: a write and its version commit
+    offering or a need (``_stays_open`` aside), decides a proposal or changes a ranking model
+    (``_history_changes``), inside the same transaction: a write and its version commit
     together. One transaction takes one version, however many flushes it makes."""
     changed = [
         (_VERSIONED[type(obj)], obj.id)
@@ -641,8 +678,11 @@ def _record_catalog_changes(session: Session, flush_context: object, instances: 
         and (obj not in session.dirty or (session.is_modified(obj) and not _stays_open(obj)))
     ]
     changed += _history_changes(session)
-    if not changed:
-        return
+    if changed:
+        _log_changes(session, changed)
+
+
+def _log_changes(session: Session, changed: list[tuple[str, str]]) -> int:
     version = session.info.get(_VERSION_KEY)
     if version is None:
         version = session.execute(
@@ -652,6 +692,10 @@ def _record_catalog_changes(session: Session, flush_context: object, instances: 
             .returning(CatalogState.version)
         ).scalar_one()
         session.info[_VERSION_KEY] = version
+        if session.get_bind().dialect.name == "postgresql":
+            # Delivered at commit (NOTIFY is transactional): every worker listening learns of
+            # the new version at once (``matcher.services.freshness``).
+            session.execute(select(func.pg_notify(CATALOG_CHANNEL, str(version))))
     now = utcnow()
     session.execute(
         insert(CatalogChange),
@@ -660,6 +704,7 @@ def _record_catalog_changes(session: Session, flush_context: object, instances: 
             for kind, entity_id in dict.fromkeys(changed)
         ],
     )
+    return int(version)
 
 
 def _stays_open(obj: object) -> bool:
@@ -677,9 +722,10 @@ def _stays_open(obj: object) -> bool:
 
 
 def _history_changes(session: Session) -> list[tuple[str, str]]:
-    """Decisions (a proposal entering a decided state, or leaving one by an undo) and
-    re-ranker changes: rankings read the history and the active model, so these move the
-    catalogue version too."""
+    """Decisions (a proposal entering a decided state, or leaving one by an undo), logged
+    under their need's id, and re-ranker changes: rankings read the history and the active
+    model, so these move the catalogue version too. A proposal merely written (``proposed``)
+    changes no ranking: it moves nothing."""
     decided = ("accepted", "rejected", "introduced")
     changes = []
     for obj in (*session.new, *session.dirty):
@@ -692,7 +738,7 @@ def _history_changes(session: Session) -> list[tuple[str, str]]:
                     obj.state in decided or any(old in decided for old in history.deleted)
                 )
             if moved:
-                changes.append(("decision", f"{obj.need_id}:{obj.offering_id}"))
+                changes.append(("decision", obj.need_id))
         elif isinstance(obj, RankingModel) and (obj in session.new or session.is_modified(obj)):
             changes.append(("model", str(obj.id or "new")))
     return changes
@@ -702,6 +748,7 @@ def _history_changes(session: Session) -> list[tuple[str, str]]:
 def _forget_transaction_version(session: Session, transaction: Any) -> None:
     if transaction.parent is None:
         session.info.pop(_VERSION_KEY, None)
+        session.info.pop(_WRITES_KEY, None)
 
 
 class AuditEventImmutableError(RuntimeError):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import threading
+import time
+from typing import Any
 
 from sqlalchemy import select
 
@@ -315,10 +318,11 @@ def test_the_offerings_gauge_follows_writes_without_per_request_counting(api: Ap
     assert gauge() == active
     # The gauge is read from the service's count when scraped, never recomputed per request.
     matching = api.client.app.state.matching  # type: ignore[attr-defined]
-    matching.active_offerings = 12345
+    serving = matching.state
+    matching._state = dataclasses.replace(serving, active_offerings=12345)
     api.client.get("/healthz")
     assert gauge() == 12345
-    matching.active_offerings = active
+    matching._state = serving
 
 
 def test_readiness_never_waits_for_the_matching_lock(api: Api) -> None:
@@ -331,8 +335,8 @@ def test_readiness_never_waits_for_the_matching_lock(api: Api) -> None:
     assert answered == [200]
 
 
-def test_readiness_reports_a_catalogue_changed_behind_the_service(api: Api) -> None:
-    from matcher.store.models import Offering
+def test_a_catalogue_changed_behind_the_service_is_applied_before_readiness_answers(api: Api) -> None:
+    from matcher.store.models import Offering, catalog_version
 
     matching = api.client.app.state.matching  # type: ignore[attr-defined]
     sessions = api.client.app.state.store.sessions  # type: ignore[attr-defined]
@@ -340,9 +344,30 @@ def test_readiness_reports_a_catalogue_changed_behind_the_service(api: Api) -> N
         offering = session.scalars(select(Offering).where(Offering.active.is_(True)).limit(1)).one()
         offering.title = offering.title + " (edited outside the service)"
         session.commit()
-        stale = api.client.get("/readyz")
-        assert stale.status_code == 503
-        assert stale.json()["checks"]["catalog"].startswith("stale")
-        matching.offering_changed(session, offering.id)
-        session.commit()
+        current = catalog_version(session)
+    time.sleep(matching.freshness_seconds)
+    assert api.client.get("/readyz").status_code == 200
+    assert matching.catalog_version == current
+    row = matching.engine.catalogue.position[offering.id]
+    assert matching.engine.offerings[row].title.endswith("(edited outside the service)")
+
+
+def test_readiness_says_stale_while_another_thread_applies_changes(api: Api) -> None:
+    from matcher.store.models import Offering
+
+    matching = api.client.app.state.matching  # type: ignore[attr-defined]
+    sessions = api.client.app.state.store.sessions  # type: ignore[attr-defined]
+    answered: list[Any] = []
+    with matching.lock:  # as if a sync were running in another thread (the follower waits too)
+        with sessions() as session:
+            offering = session.scalars(select(Offering).where(Offering.active.is_(True)).limit(1)).one()
+            offering.title = offering.title + " (edited again)"
+            session.commit()
+        time.sleep(matching.freshness_seconds)
+        worker = threading.Thread(target=lambda: answered.append(api.client.get("/readyz")))
+        worker.start()
+        worker.join(timeout=10)
+    assert answered[0].status_code == 503
+    assert answered[0].json()["checks"]["catalog"].startswith("stale")
+    time.sleep(matching.freshness_seconds)
     assert api.client.get("/readyz").status_code == 200

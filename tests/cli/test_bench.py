@@ -33,7 +33,17 @@ def test_bench_writes_a_report_with_every_section(tmp_path: Path) -> None:
     report = (out / "performance.md").read_text(encoding="utf-8")
     assert (out / "performance.png").stat().st_size > 10_000
     assert "Machine: " in report and "CPUs" in report
-    for section in ("## Targets", "## Encoders", "## Scale", "## API"):
+    for section in (
+        "## Targets",
+        "## Encoders",
+        "## Scale",
+        "## API",
+        "## Mixed load",
+        "## Write cost",
+        "## Donor view",
+        "## Restart and memory",
+        "## /healthz",
+    ):
         assert section in report, section
     assert "| 200 | exact |" in report and "| 400 | exact |" in report
     data = json.loads((out / "performance.json").read_text(encoding="utf-8"))
@@ -43,4 +53,20 @@ def test_bench_writes_a_report_with_every_section(tmp_path: Path) -> None:
     api = data["api"]
     assert set(api) == {"GET /v1/needs/{id}", "GET /v1/needs/{id}/matches"}
     assert all(route["requests"] > 0 and route["errors"] == 0 for route in api.values())
+    mixed = data["mixed"]["routes"]
+    assert set(mixed) == {
+        "GET /v1/needs/{id}/matches",
+        "GET /v1/proposals",
+        "POST /v1/needs",
+        "PATCH /v1/offerings/{id}",
+    }
+    assert all(route["errors"] == 0 for route in mixed.values())
+    assert set(data["writes"]) == {"200", "400"}
+    assert data["donor"]["needs"] == 1000 and data["donor"]["donor"]["p99"] > 0
+    restart = data["restart"]
+    assert restart["restart"][0]["from_saved"] and restart["restart"][0]["rebuilt"] == []
+    assert restart["scratch"][0]["rebuilt"] == ["multilingual", "english"]
+    assert restart["stored"]["served"]["p50"] > 0
+    assert set(data["healthz"]) == {"200", "400"}
+    assert all(row["errors"] == 0 and row["requests"] > 0 for row in data["healthz"].values())
     assert re.search(r"New needs at 200 offerings .* p50 \d+\.\d ms", report)

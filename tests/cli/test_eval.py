@@ -17,7 +17,7 @@ SYSTEMS = (
     "random",
     "text-blind",
     "BM25",
-    "dense fake",
+    "dense fake-64",
     "quick hybrid",
     "shipped, no structured features",
     "**shipped**",

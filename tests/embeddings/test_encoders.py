@@ -62,7 +62,7 @@ def test_fake_encoder_rewards_shared_words() -> None:
 
 @pytest.mark.parametrize(
     ("spec", "expected_type", "name", "dimension"),
-    [("fake", FakeEncoder, "fake", 256), ("FAKE:64", FakeEncoder, "fake", 64)],
+    [("fake", FakeEncoder, "fake", 256), ("FAKE:64", FakeEncoder, "fake-64", 64)],
 )
 def test_build_encoder_fake(spec: str, expected_type: type, name: str, dimension: int) -> None:
     encoder = build_encoder(spec)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,7 +19,6 @@ from evaluation import systems
 from evaluation.dataset import load_labelled_set
 from evaluation.systems import VectorCache
 from matcher.embeddings.encoders import ENGLISH, MULTILINGUAL, FakeEncoder
-from matcher.embeddings.index import vector_id
 from matcher.engine.builder import embed_query
 from matcher.engine.text.tagging import KeywordTagger, TagEvidence
 from matcher.engine.understanding import RequestReader
@@ -85,13 +86,27 @@ def test_index_is_persisted_and_reused_when_fresh(catalog: sessionmaker[Session]
     assert again.indexes.rebuilt == []
 
 
-def test_stale_or_corrupt_index_is_rebuilt_not_served(catalog: sessionmaker[Session], tmp_path: Path) -> None:
+def test_stale_or_corrupt_index_is_repaired_or_rebuilt_not_served(
+    catalog: sessionmaker[Session], tmp_path: Path
+) -> None:
     encoder = CountingEncoder()
     with session_scope(catalog) as session:
         make_service(tmp_path, encoder).load(session)
-    # The database changes behind the index's back: the fingerprint no longer matches.
+    # The database changes behind the index's back: the fingerprint no longer matches, but
+    # the saved artefacts say what the index held, so only the changed offering is redone.
     with session_scope(catalog) as session:
         session.get(Offering, "gef-trust-fund").title = "A different title"
+    before = encoder.encoded
+    with session_scope(catalog) as session:
+        stale = make_service(tmp_path, encoder)
+        stale.load(session)
+    assert sorted(stale.indexes.repaired) == [ENGLISH, MULTILINGUAL] and stale.indexes.rebuilt == []
+    assert encoder.encoded - before == 1  # the new text (both roles share the encoder's cache)
+    assert stale.artefacts_loaded
+    # Without the saved artefacts nothing says what a stale index holds: it is rebuilt.
+    with session_scope(catalog) as session:
+        session.get(Offering, "gef-trust-fund").title = "Yet another title"
+    shutil.rmtree(tmp_path / "index" / "engine")
     with session_scope(catalog) as session:
         stale = make_service(tmp_path, encoder)
         stale.load(session)
@@ -210,13 +225,12 @@ def test_donor_view_respects_eligibility_confidentiality_and_agrees_with_the_nee
         assert public[0].explanation["matched"] == mine.explanation["matched"]
         assert public[0].as_result()["need_id"] == "n-kenya"
 
-        # Open needs are indexed; a withdrawal takes the need out.
-        index = service.need_indexes.indexes[MULTILINGUAL]
-        assert vector_id("n-kenya") in index and vector_id("n-kenya-withdrawn") not in index
+        # Open needs are kept prepared; a withdrawal takes the need out.
+        assert "n-kenya" in service.state.needs and "n-kenya-withdrawn" not in service.state.needs
         session.get(Need, "n-kenya").status = "withdrawn"
         session.flush()
         service.need_changed(session, "n-kenya")
-        assert vector_id("n-kenya") not in index
+        assert "n-kenya" not in service.state.needs
         assert [
             r.need_id for r in service.rank_needs_for_offering(session, "amalgam-africa", today=TODAY)
         ] == ["n-kenya-secret"]
@@ -264,10 +278,10 @@ def test_a_need_is_tagged_once_for_ranking_the_donor_view_and_coaching(
         service = make_service(tmp_path, CountingEncoder())
         service.load(session)
         _add_need(session, "n-kenya", "KEN")
-        service.need_changed(session, "n-kenya")
+        tag_calls.clear()
+        service.need_changed(session, "n-kenya")  # prepares the open need for the donor view
         need = need_profile(session.get(Need, "n-kenya"))
         kenya = party_profile(session.get(Party, "KEN"))
-        tag_calls.clear()
         query = service.prepare(need)
         ranking = service.rank_need(session, query, kenya, today=TODAY)
         assert ranking.query is query
@@ -282,3 +296,51 @@ def test_ranking_before_load_is_a_clear_error(sessions: sessionmaker[Session], t
     service = make_service(tmp_path, CountingEncoder())
     with session_scope(sessions) as session, pytest.raises(EngineNotLoadedError, match="call load"):
         service.rank_need(session, make_need(), make_party())
+
+
+def test_a_session_that_wrote_never_waits_for_the_services_lock(
+    catalog: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """A request that has written (and so holds the database's write lock: SQLite's one
+    writer, or a row lock on PostgreSQL) and then reads through the service must not wait
+    for the service's lock: its holder may be waiting for that write lock to cache an
+    embedding (``sync`` does), and neither would move. Under a mixed load on ``matcher
+    serve`` (SQLite) such pairs stood still until the 30 s busy timeout failed one of them."""
+    service = make_service(tmp_path, CountingEncoder())
+    with session_scope(catalog) as session:
+        service.load(session)
+    encoder = service.encoders[MULTILINGUAL]
+    text = "A text two sessions cache at once."
+    holding = threading.Event()
+    failures: list[BaseException] = []
+
+    def holder() -> None:  # as ``sync`` does: under the service's lock, caching an embedding
+        try:
+            with service.lock, catalog() as other:
+                holding.set()
+                embed_cached(other, encoder, [text])
+                other.commit()
+        except BaseException as problem:
+            failures.append(problem)
+
+    def writer() -> None:
+        try:
+            with catalog() as session:
+                embed_cached(session, encoder, [text])  # written, not committed: the write lock
+                thread = threading.Thread(target=holder, daemon=True)
+                thread.start()
+                assert holding.wait(10)
+                service.sync(session)  # must not wait for the holder
+                session.commit()
+            thread.join(20)
+            assert not thread.is_alive()
+        except BaseException as problem:
+            failures.append(problem)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    thread.join(25)  # below SQLite's busy timeout (30 s): a deadlock cannot resolve itself first
+    assert not thread.is_alive(), "the writer and the lock's holder waited for each other"
+    assert failures == []
+    with catalog() as session:
+        assert session.scalar(select(func.count()).select_from(CachedEmbedding)) >= 1

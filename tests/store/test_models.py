@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError, InternalError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from matcher.store.db import session_scope
 from matcher.store.models import (
+    CATALOG_CHANNEL,
     AuditEvent,
     AuditEventImmutableError,
     CatalogChange,
@@ -20,6 +21,9 @@ from matcher.store.models import (
     Party,
     Provider,
     catalog_version,
+    has_uncommitted_catalog_change,
+    has_uncommitted_writes,
+    record_catalog_change,
 )
 
 DATABASE_REFUSALS = (IntegrityError, OperationalError, InternalError, ProgrammingError)
@@ -176,3 +180,76 @@ def test_offering_and_need_writes_bump_the_catalogue_version_in_their_transactio
 def _version(sessions: sessionmaker[Session]) -> int:
     with sessions() as session:
         return catalog_version(session)
+
+
+def test_decisions_and_model_changes_bump_the_catalogue_version_but_a_proposal_does_not(
+    base_rows: sessionmaker[Session],
+) -> None:
+    start = _version(base_rows)
+    with session_scope(base_rows) as session:
+        session.add(Match(need_id="need-1", offering_id="offer-1", score=0.5, rank=1, engine_version="test"))
+        session.get(Need, "need-1").status = "in_review"  # type: ignore[union-attr]  # stays open
+    assert _version(base_rows) == start  # a proposal changes no ranking
+    with session_scope(base_rows) as session:
+        match = session.scalars(select(Match)).one()
+        match.state, match.reviewer = "accepted", "key:staff"  # a decision
+    with session_scope(base_rows) as session:
+        match = session.scalars(select(Match)).one()
+        match.state, match.reviewer = "proposed", None  # undone
+    with session_scope(base_rows) as session:
+        assert record_catalog_change(session, "model", "reranker-2") == start + 3
+        assert has_uncommitted_catalog_change(session)
+    with base_rows() as session:
+        logged = session.execute(
+            select(CatalogChange.version, CatalogChange.entity_type, CatalogChange.entity_id)
+            .where(CatalogChange.version > start)
+            .order_by(CatalogChange.id)
+        ).all()
+        assert not has_uncommitted_catalog_change(session)
+    # A decision (or its undo) is logged under its need: it is history from then on.
+    assert [tuple(row) for row in logged] == [
+        (start + 1, "decision", "need-1"),
+        (start + 2, "decision", "need-1"),
+        (start + 3, "model", "reranker-2"),
+    ]
+
+
+@pytest.mark.postgres
+def test_a_transaction_that_wrote_is_known_until_it_ends(base_rows: sessionmaker[Session]) -> None:
+    with base_rows() as session:
+        session.scalars(select(Need)).all()
+        assert not has_uncommitted_writes(session)  # a read holds no write lock
+        session.get(Need, "need-1").title = "Changed"  # type: ignore[union-attr]
+        session.flush()
+        assert has_uncommitted_writes(session)
+        session.commit()
+        assert not has_uncommitted_writes(session)
+        session.execute(update(Provider).where(Provider.provider_id == "org").values(name="Other"))
+        assert has_uncommitted_writes(session)  # a statement, no flush
+        session.rollback()
+        assert not has_uncommitted_writes(session)
+
+
+def test_a_committed_change_is_notified_on_postgresql(tmp_path: object) -> None:
+    """Workers LISTEN on ``CATALOG_CHANNEL``: the version arrives when the write commits."""
+    import psycopg
+
+    from matcher.store.db import create_db_engine, make_session_factory, upgrade
+    from tests.conftest import _reset_postgres, postgres_url_or_skip
+
+    url = postgres_url_or_skip()
+    _reset_postgres(url)
+    engine = create_db_engine(url)
+    upgrade(engine)
+    sessions = make_session_factory(engine)
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as listener:
+        listener.execute(f"LISTEN {CATALOG_CHANNEL}")
+        with session_scope(sessions) as session:
+            session.add_all([make_party(), Provider(provider_id="org", name="Org")])
+            session.flush()
+            session.add(make_offering())
+            session.flush()
+            assert list(listener.notifies(timeout=0.2, stop_after=1)) == []  # not before the commit
+        received = list(listener.notifies(timeout=5, stop_after=1))
+    engine.dispose()
+    assert [(note.channel, note.payload) for note in received] == [(CATALOG_CHANNEL, "1")]

@@ -153,12 +153,14 @@ def matches(
         description="Leave out needs scoring below this (the engine's scale). "
         "Default: MATCHER_DONOR_MIN_SCORE, measured on the labelled sets.",
     ),
+    offset: Offset = 0,
 ) -> Any:
-    """Open needs the offering could serve, with explanations, an English gloss of needs in
-    other languages and whether the provider has expressed interest. Its provider sees the
-    non-confidential ones; the secretariat sees all; others get 403."""
+    """Open needs the offering could serve, best first, with explanations, an English gloss
+    of needs in other languages and whether the provider has expressed interest; ``k`` of
+    them from ``offset`` (``total`` counts all above the cut-off, ``next_offset`` pages on).
+    Its provider sees the non-confidential ones; the secretariat sees all; others get 403."""
     cutoff = min_score if min_score is not None else request.app.state.store.settings.donor_min_score
-    result = offering_matches(session, matching, principal, offering_id, k=k, min_score=cutoff)
+    result = offering_matches(session, matching, principal, offering_id, k=k, min_score=cutoff, offset=offset)
     session.commit()
     return result
 
