@@ -240,7 +240,10 @@ def _simple_table(
 ) -> ViewTable:
     """A table of (code, count[, more counts]) rows with its total, optionally a share column."""
     rows = []
-    label_columns = len(label(table.rows[0][0])) if table.rows else len(headers) - 1
+    # With no rows the label's width is not known: one count column (and the share) assumed.
+    label_columns = (
+        len(label(table.rows[0][0])) if table.rows else len(headers) - 1 - (1 if share_of is not None else 0)
+    )
     for row in table.rows:
         cells = label(row[0]) + [f.number(value) for value in row[1:]]
         if share_of is not None:

@@ -27,6 +27,7 @@ def test_bench_writes_a_report_with_every_section(tmp_path: Path) -> None:
         "--out",
         str(out),
         data_dir=tmp_path / "d",
+        timeout=1200,  # the service sections start servers and stores of their own
         **FAKE,
     )
     assert "embedding path / raw fake" in result.stdout

@@ -15,10 +15,14 @@ pytestmark = pytest.mark.slow  # each test runs the `matcher` command in a subpr
 MATCHER = str(Path(sys.executable).with_name("matcher"))
 
 
-def run(*args: str, data_dir: Path, check: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, data_dir: Path, check: bool = True, timeout: float = 300, **env: str
+) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "MATCHER_DATA_DIR": str(data_dir), **env}
     environment.pop("MATCHER_DATABASE_URL", None)
-    result = subprocess.run([MATCHER, *args], capture_output=True, text=True, env=environment, timeout=300)
+    result = subprocess.run(
+        [MATCHER, *args], capture_output=True, text=True, env=environment, timeout=timeout
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"matcher {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
     return result

@@ -213,3 +213,26 @@ def test_the_russian_docx_has_its_headings_and_the_arabic_docx_runs_right_to_lef
         paragraph._p.pPr is None or paragraph._p.pPr.find(qn("w:bidi")) is None for paragraph in sql
     )
     assert len(arabic.inline_shapes) == 5
+
+
+@pytest.mark.parametrize("language", ["ar", "en"])
+def test_an_empty_period_gives_a_document_with_zero_totals(
+    demo: tuple[sessionmaker[Session], Assessment], language: str
+) -> None:
+    """A period with no statement at all (the fuzz found a 500 here): every table's rows,
+    total included, are as wide as its header, and the DOCX opens."""
+    import docx
+
+    sessions, _ = demo
+    with sessions() as session:
+        empty = build_assessment(session, SYSTEM, start=dt.date(2000, 1, 1), end=dt.date(2000, 1, 1))
+    assert empty["sources"].total == 0
+    view = document_view(empty, language)
+    tables = [block for section in view.sections for kind, block in section.blocks if kind == "table"]
+    assert tables
+    for table in tables:
+        width = len(table.headers)
+        assert all(len(row) == width for row in table.rows), table.caption
+        assert table.total is None or len(table.total) == width, (table.caption, table.total)
+    opened = docx.Document(io.BytesIO(render(view, "docx")))
+    assert len(opened.tables) == len(tables)
