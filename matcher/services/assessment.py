@@ -64,7 +64,7 @@ class Period:
 
     @property
     def upper(self) -> dt.datetime | None:
-        if self.end is None:
+        if self.end is None or self.end == dt.date.max:
             return None
         return dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
 
@@ -73,7 +73,10 @@ class Period:
         if self.start is None or self.end is None:
             return None
         length = (self.end - self.start).days + 1
-        return Period(self.start - dt.timedelta(days=length), self.start - dt.timedelta(days=1))
+        try:
+            return Period(self.start - dt.timedelta(days=length), self.start - dt.timedelta(days=1))
+        except OverflowError:  # it would start before year 1: there is nothing to compare with
+            return None
 
     def holds(self, column: Any) -> ColumnElement[bool]:
         conditions: list[ColumnElement[bool]] = []

@@ -18,7 +18,7 @@ from matcher.embeddings.encoders import FakeEncoder
 from matcher.engine.ranking import ENGLISH, MULTILINGUAL
 from matcher.services import answers as answer_service
 from matcher.services.access import SYSTEM, Conflict, Principal
-from matcher.services.assessment import build_assessment
+from matcher.services.assessment import Period, build_assessment
 from matcher.services.demo import load_demo, remove_demo
 from matcher.services.matching import MatchingService
 from matcher.services.needs import confirm_draft, discard_draft
@@ -245,3 +245,15 @@ def test_demo_loads_once_and_is_removed_without_touching_real_data(
         )
         assert (session.scalar(select(func.count()).select_from(AuditEvent)) or 0) >= (events_before or 0)
         assert demo_events and demo_events > 50  # the trail keeps the demo's history
+
+
+def test_periods_at_the_ends_of_the_calendar_have_no_overflow() -> None:
+    """The fuzz asked for a document from year 597: the previous period would start before
+    year 1 (none, then), and a period ending on the last representable day is open-ended."""
+    early = Period(dt.date(597, 7, 16), dt.date(2026, 1, 1))
+    assert early.previous() is None
+    assert Period(dt.date(2020, 1, 1), dt.date(2020, 1, 31)).previous() == Period(
+        dt.date(2019, 12, 1), dt.date(2019, 12, 31)
+    )
+    assert Period(dt.date(2020, 1, 1), dt.date.max).upper is None
+    assert Period(dt.date(2020, 1, 1), dt.date(2020, 1, 31)).upper == dt.datetime(2020, 2, 1, tzinfo=dt.UTC)
