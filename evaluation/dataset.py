@@ -73,19 +73,9 @@ def load_understanding_cases(path: Path) -> list[UnderstandingCase]:
     cases = []
     for row in rows:
         label = labels[row.id]
-        need = NeedProfile(
-            id=row.id,
-            party=row.party,
-            title=row.title,
-            description=row.description,
-            language=row.language,
-            sectors=tuple(row.sectors),
-            assistance_types=tuple(row.assistance_types),
-            budget_usd=row.budget_usd,
-        )
         cases.append(
             UnderstandingCase(
-                need=need,
+                need=need_of(row),
                 vague=bool(label.get("vague", False)),
                 sectors=tuple(label.get("expected_sectors", row.sectors)),
                 assistance_types=tuple(label.get("expected_assistance_types", row.assistance_types)),

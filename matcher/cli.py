@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
 
@@ -20,6 +22,7 @@ from catalog.rows import Kind
 from matcher.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from catalog.loaders import HistoryReport, ImportReport
     from matcher.services.matching import MatchingService
     from matcher.store.db import Store
 
@@ -67,6 +70,29 @@ model_app = typer.Typer(
 app.add_typer(model_app, name="model")
 
 err = typer.echo
+
+
+@contextmanager
+def _all_or_nothing(
+    failure: str = "import rejected: {count} problem(s); nothing was written",
+) -> Iterator[None]:
+    """An import's refusal as the CLI shows it: every bad row, one summary line, exit 1."""
+    from catalog.loaders import ImportRejected
+
+    try:
+        yield
+    except ImportRejected as rejected:
+        for error in rejected.errors:
+            err(str(error), err=True)
+        err(failure.format(count=len(rejected.errors)), err=True)
+        raise typer.Exit(code=1) from None
+
+
+def _echo_report(report: ImportReport | HistoryReport) -> None:
+    for line in report.lines():
+        typer.echo(line)
+    if not report.changed:
+        typer.echo("nothing changed")
 
 
 def _log_to_stderr(verbose: bool = False) -> None:
@@ -155,24 +181,15 @@ def catalog_load(
     FILE:LINE: field: message. CSV: header row first, list fields separated by ';',
     booleans true/false, an empty cell means null. Unknown fields are ignored.
     """
-    from catalog.loaders import ImportRejected, bundled_catalog_files, load_files
+    from catalog.loaders import bundled_catalog_files, load_files
     from matcher.store.db import session_scope
 
     checked_kind = _check_kind(kind)
     store = open_store(seed=bool(files))
     paths = list(files) if files else bundled_catalog_files()
-    try:
-        with session_scope(store.sessions) as session:
-            report = load_files(session, paths, kind=checked_kind)
-    except ImportRejected as rejected:
-        for error in rejected.errors:
-            err(str(error), err=True)
-        err(f"import rejected: {len(rejected.errors)} problem(s); nothing was written", err=True)
-        raise typer.Exit(code=1) from None
-    for line in report.lines():
-        typer.echo(line)
-    if not report.changed:
-        typer.echo("nothing changed")
+    with _all_or_nothing(), session_scope(store.sessions) as session:
+        report = load_files(session, paths, kind=checked_kind)
+    _echo_report(report)
 
 
 @catalog_app.command("export")
@@ -292,7 +309,7 @@ def rank(
     import json
     import tempfile
 
-    from catalog.loaders import ImportRejected, load_files, load_history, read_sources
+    from catalog.loaders import load_files, load_history, read_sources
     from matcher.services.matching import need_profile, party_profile
     from matcher.store.db import create_db_engine, make_session_factory, session_scope, upgrade
     from matcher.store.models import Need, Offering, Party
@@ -304,18 +321,12 @@ def rank(
         engine = create_db_engine(f"sqlite:///{Path(scratch) / 'rank.sqlite3'}")
         sessions = make_session_factory(engine)
         upgrade(engine)
-        try:
-            with session_scope(sessions) as session:
-                load_files(session, [party_file], kind="parties", actor="rank")
-                load_files(session, [offerings], kind="offerings", actor="rank")
-                if history is not None:
-                    load_history(session, [history], actor="rank")
-                load_files(session, [needs], kind="needs", actor="rank")
-        except ImportRejected as rejected:
-            for error in rejected.errors:
-                err(str(error), err=True)
-            err(f"rank aborted: {len(rejected.errors)} bad row(s)", err=True)
-            raise typer.Exit(code=1) from None
+        with _all_or_nothing("rank aborted: {count} bad row(s)"), session_scope(sessions) as session:
+            load_files(session, [party_file], kind="parties", actor="rank")
+            load_files(session, [offerings], kind="offerings", actor="rank")
+            if history is not None:
+                load_history(session, [history], actor="rank")
+            load_files(session, [needs], kind="needs", actor="rank")
         order = [source.row.id for source in read_sources([needs], kind="needs")[0]]  # type: ignore[attr-defined]
         service = _matching_service(settings.model_copy(update={"data_dir": Path(scratch)}))
         lines = []
@@ -371,22 +382,13 @@ def history_load(
     per offering it declined, audited as imported. If any record is bad nothing is written
     and each problem is listed as FILE:LINE: field: message. Importing twice changes nothing.
     """
-    from catalog.loaders import ImportRejected, load_history
+    from catalog.loaders import load_history
     from matcher.store.db import session_scope
 
     store = open_store()
-    try:
-        with session_scope(store.sessions) as session:
-            report = load_history(session, files)
-    except ImportRejected as rejected:
-        for error in rejected.errors:
-            err(str(error), err=True)
-        err(f"import rejected: {len(rejected.errors)} problem(s); nothing was written", err=True)
-        raise typer.Exit(code=1) from None
-    for line in report.lines():
-        typer.echo(line)
-    if not report.changed:
-        typer.echo("nothing changed")
+    with _all_or_nothing(), session_scope(store.sessions) as session:
+        report = load_history(session, files)
+    _echo_report(report)
 
 
 @model_app.command("train")
@@ -750,25 +752,15 @@ def answers_load(
     nothing is written and each problem is listed as FILE:LINE: field: message.
     """
     from catalog.answers import load_answer_files
-    from catalog.loaders import ImportRejected
     from matcher.services.access import SYSTEM
     from matcher.services.answers import make_drafts
     from matcher.store.db import session_scope
 
     store = open_store()
-    try:
-        with session_scope(store.sessions) as session:
-            report, stored = load_answer_files(session, files)
-            ids = [answer.id for answer in stored]
-    except ImportRejected as rejected:
-        for error in rejected.errors:
-            err(str(error), err=True)
-        err(f"import rejected: {len(rejected.errors)} problem(s); nothing was written", err=True)
-        raise typer.Exit(code=1) from None
-    for line in report.lines():
-        typer.echo(line)
-    if not report.changed:
-        typer.echo("nothing changed")
+    with _all_or_nothing(), session_scope(store.sessions) as session:
+        report, stored = load_answer_files(session, files)
+        ids = [answer.id for answer in stored]
+    _echo_report(report)
     if drafts:
         from matcher.store.models import ReportAnswer
 

@@ -510,11 +510,16 @@ MAX_BULK = 200
 
 
 def bulk_reject(
-    session: Session, principal: Principal, proposal_ids: Sequence[int], reason: str | None
+    session: Session,
+    principal: Principal,
+    proposal_ids: Sequence[int],
+    reason: str | None,
+    *,
+    matching: MatchingService | None = None,
 ) -> list[Match]:
-    """Reject several proposals with one reason, all or nothing: if any of them is missing or
-    no longer ``proposed``, nothing changes (``NotFound``/``Conflict`` name them). One audit
-    event per proposal, in ascending id order. In the caller's transaction."""
+    """Reject several proposals with one reason, all or nothing, and commit: if any of them
+    is missing or no longer ``proposed``, nothing changes (``NotFound``/``Conflict`` name
+    them). One audit event per proposal, in ascending id order."""
     require_staff(principal, "decide on proposals")
     if not reason or not reason.strip():
         raise Invalid(
@@ -537,7 +542,10 @@ def bulk_reject(
             f"proposal(s) {listed} are no longer proposed; nothing was rejected",
             [{"loc": "body.proposals", "message": f"not proposed: {listed}"}],
         )
-    return [_move(session, principal, number, "rejected", reason.strip())[0] for number in wanted]
+    rejected = [_move(session, principal, number, "rejected", reason.strip())[0] for number in wanted]
+    session.commit()
+    _history_moved(session, matching)
+    return rejected
 
 
 def can_undo(match: Match, *, window: dt.timedelta, now: dt.datetime | None = None) -> bool:

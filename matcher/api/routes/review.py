@@ -191,9 +191,7 @@ def bulk_reject(
     """Secretariat: `proposed` → `rejected` for every listed proposal, with one reason; all or
     nothing (409 names the proposals no longer proposed, 404 the unknown ones). One audit
     event per proposal."""
-    rejected = review.bulk_reject(session, principal, body.proposals, body.reason)
-    session.commit()
-    matching.history_changed(session)
+    rejected = review.bulk_reject(session, principal, body.proposals, body.reason, matching=matching)
     return {"rejected": [match.id for match in rejected], "count": len(rejected)}
 
 

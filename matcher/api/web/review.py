@@ -265,12 +265,12 @@ def bulk_reject(
     with open_session(request) as session:
         principal = signed_in(request, session)
         try:
-            rejected = review.bulk_reject(session, principal, proposal, reason)
+            rejected = review.bulk_reject(
+                session, principal, proposal, reason, matching=request.app.state.matching
+            )
         except (Invalid, Conflict, NotFound) as problem:
             session.rollback()
             return back(target, notice="error:reason" if isinstance(problem, Invalid) else "error:state")
-        session.commit()
-        request.app.state.matching.history_changed(session)
     return back(target, notice=f"bulk:{len(rejected)}")
 
 
