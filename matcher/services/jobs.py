@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from matcher.store.models import Job, utcnow
@@ -100,15 +101,34 @@ def run(session: Session, job_ids: Iterable[int], worker: str, handlers: Mapping
         try:
             if handler is None:
                 raise LookupError(f"no handler for job kind {job.kind!r}")
-            handler(session, job.entity_id)
-            job.done_at = utcnow()
-            job.error = None
-            session.commit()
+            _run_and_finish(session, job, handler)
             ran += 1
         except Exception as problem:  # recorded on the job and retried; never lost
             session.rollback()
             _failed(session, job_id, problem)
     return ran
+
+
+def _run_and_finish(session: Session, job: Job, handler: Handler) -> None:
+    """Run ``handler`` and mark ``job`` done in one commit. A unique-key conflict with a
+    transaction that committed meanwhile (two jobs re-matching one need at the same moment
+    both propose one pairing) is run again at once, once: the second run reads the rows the
+    other wrote. Waiting for the retry delay instead left the need's proposals stale for
+    seconds."""
+    for attempt in range(2):
+        try:
+            handler(session, job.entity_id)
+            job.done_at = utcnow()
+            job.error = None
+            session.commit()
+            return
+        except IntegrityError:
+            session.rollback()
+            if attempt == 1:
+                raise
+            logger.info(
+                "job %s (%s %s) met a concurrent write; running it again", job.id, job.kind, job.entity_id
+            )
 
 
 def _failed(session: Session, job_id: int, problem: Exception) -> None:

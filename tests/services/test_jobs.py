@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from matcher.services import jobs, leases
-from matcher.store.models import Job, utcnow
+from matcher.store.models import Job, Party, utcnow
 
 
 def _queue(sessions: sessionmaker[Session], count: int) -> list[int]:
@@ -93,6 +93,44 @@ def test_a_failing_job_is_retried_later_and_kept_with_its_error(sessions: sessio
             and job.attempts == jobs.MAX_ATTEMPTS
             and "database went away" in (job.error or "")
         )
+
+
+def test_a_job_that_meets_a_concurrent_write_runs_again_at_once(sessions: sessionmaker[Session]) -> None:
+    """Two jobs both find a row missing and insert it: the second insert conflicts with the
+    first one's commit, and its job runs again at once (finding the row), not after a retry
+    delay with an error on record."""
+    ids = _queue(sessions, 2)
+    both_read = threading.Barrier(2, timeout=30)
+    calls: list[str] = []
+
+    def add_party(session: Session, entity_id: str) -> None:
+        calls.append(entity_id)
+        missing = session.get(Party, "XQZ") is None
+        if calls.count(entity_id) == 1:
+            both_read.wait()  # each job has looked before either writes
+        if missing:
+            session.add(Party(iso3="XQZ", name_en="Race", un_region="Africa", status="developing"))
+            session.flush()
+
+    ran: list[int] = []
+
+    def worker(job_id: int) -> None:
+        with sessions() as session:
+            ran.append(jobs.run(session, [job_id], f"worker-{job_id}", {"count": add_party}))
+
+    threads = [threading.Thread(target=worker, args=(job_id,)) for job_id in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert ran == [1, 1]
+    assert set(calls) == {"item-0", "item-1"}
+    assert len(calls) == 3  # one of the two ran again, once
+    with sessions() as session:
+        assert jobs.pending_count(session) == 0
+        finished = session.scalars(select(Job).where(Job.id.in_(ids))).all()
+        assert all(job.error is None and job.attempts == 1 for job in finished)
+        assert session.get(Party, "XQZ") is not None
 
 
 def test_a_lease_has_one_holder_at_a_time(sessions: sessionmaker[Session]) -> None:
