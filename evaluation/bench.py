@@ -44,6 +44,7 @@ from matcher.engine.domain import NeedProfile, OfferingProfile, PartyProfile
 from matcher.engine.query import SENTENCES
 from matcher.engine.ranking import RankingEngine
 from matcher.engine.text.lexical import sentences
+from matcher.settings import mask_password
 from matcher.taxonomy import PARTY_STATUSES, load_taxonomy
 
 Progress = Callable[[str], None]
@@ -394,6 +395,8 @@ class BenchConfig:
     encoder_texts: int = 96
     donor_needs: int = 1_000  # open needs behind the donor-view figure
     rounds: int = 3  # alternations of each same-run comparison (medians are reported)
+    mixed_workers: int = 1  # `matcher serve --workers` under the mixed load
+    mixed_database_url: str | None = None  # its store (an empty database); None: scratch SQLite
 
     @property
     def write_rounds(self) -> int:
@@ -412,7 +415,10 @@ def run_bench(
     faiss.omp_set_num_threads(1)
     threadpool_limits(limits=1, user_api="blas")
     today = dt.date.today()
-    results: dict[str, Any] = {"machine": machine(), "date": today.isoformat(), "config": config.__dict__}
+    shown = {**config.__dict__}
+    if config.mixed_database_url:
+        shown["mixed_database_url"] = mask_password(config.mixed_database_url)
+    results: dict[str, Any] = {"machine": machine(), "date": today.isoformat(), "config": shown}
     catalog = [OfferingProfile.from_record(row) for row in _catalog_rows()]
     texts = [offering.text for offering in catalog]
     texts = (texts * (config.encoder_texts // len(texts) + 1))[: config.encoder_texts]
@@ -447,7 +453,13 @@ def run_bench(
         say("API")
         results["api"] = api_throughput(config.api_seconds, config.concurrency, environment)
         results["mixed"] = bench_service.mixed_load(
-            config.api_seconds, config.concurrency, config.rounds, environment, say
+            config.api_seconds,
+            config.concurrency,
+            config.rounds,
+            environment,
+            say,
+            workers=config.mixed_workers,
+            database_url=config.mixed_database_url,
         )
     return results
 
@@ -676,13 +688,27 @@ def service_sections(results: dict[str, Any]) -> list[str]:
         mixed = results["mixed"]
         lines += [
             "",
-            f"## Mixed load (a `matcher serve` process, {mixed['clients']} clients against one, "
+            f"## Mixed load (`matcher serve --workers {mixed.get('workers', 1)}` on "
+            f"{mixed.get('store', 'SQLite')}, {mixed['clients']} clients against one, "
             f"{mixed['seconds']:.0f} s per run, {mixed['rounds']} alternating rounds, medians)",
             "",
             "40% match reads of stored needs, 20% proposal lists, 20% needs filed (embedded with the "
             "configured encoders, matched at once), 20% offerings changed (a new description: embedded, "
             "re-scored against the open needs, the needs it moves or enters re-matched).",
             "",
+        ]
+        if "throughput" in mixed:
+            served = mixed["throughput"]
+            lines += [
+                f"Requests served per second, all routes: {served['single']:.1f} with one client, "
+                f"{served['loaded']:.1f} with {mixed['clients']} "
+                f"({served['loaded'] / served['single']:.2f}× one client). In a closed loop each "
+                f"request's time is about clients ÷ that speed-up × its one-client time, so a "
+                f"p50 ratio of 5× at {mixed['clients']} clients needs the server to answer "
+                f"{mixed['clients'] / 5:.1f}× as many requests per second as with one.",
+                "",
+            ]
+        lines += [
             "| route | requests | errors | one client p50 ms | p50 ms | p99 ms | p50 / one client |",
             "|---|---|---|---|---|---|---|",
         ]

@@ -542,19 +542,52 @@ MIX = (
 )
 
 
+def require_empty(database_url: str) -> None:
+    """Refuse a database that holds any table: the bench files test needs and changes offerings,
+    which must never land in a real store."""
+    from sqlalchemy import inspect
+
+    from matcher.settings import mask_password
+    from matcher.store.db import create_db_engine
+
+    engine = create_db_engine(database_url)
+    try:
+        tables = inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+    if tables:
+        raise ValueError(
+            f"the bench writes test data, so it needs an empty database; {mask_password(database_url)} "
+            f"holds {len(tables)} table{'s' if len(tables) > 1 else ''}: {', '.join(sorted(tables)[:3])}"
+            f"{', ...' if len(tables) > 3 else ''}"
+        )
+
+
 def mixed_load(
-    seconds: float, clients: int, rounds: int, environment: dict[str, str], say: Say
+    seconds: float,
+    clients: int,
+    rounds: int,
+    environment: dict[str, str],
+    say: Say,
+    *,
+    workers: int = 1,
+    database_url: str | None = None,
 ) -> dict[str, Any]:
     """The mix on one `matcher serve` over the bundled catalogue (the configured encoders):
-    ``clients`` clients against one client, alternating, ``rounds`` times."""
+    ``clients`` clients against one client, alternating, ``rounds`` times. ``workers``: its
+    worker processes; ``database_url``: its store, which must be empty (a scratch SQLite file
+    when None). Also returns each side's requests per second over all routes."""
     import httpx
 
     with tempfile.TemporaryDirectory() as scratch:
         env = {**os.environ, **environment, "MATCHER_DATA_DIR": scratch, "MATCHER_NOTIFY_IN_SERVE": "false"}
         env.pop("MATCHER_DATABASE_URL", None)
+        if database_url:
+            require_empty(database_url)
+            env["MATCHER_DATABASE_URL"] = database_url
         key = create_key(env, "--role", "secretariat")
-        say("mixed load: starting a server")
-        with serving(env) as base:
+        say(f"mixed load: starting a server ({workers} worker(s))")
+        with serving(env, workers=workers) as base:
             headers = {"Authorization": f"Bearer {key}"}
             needs = []
             for number in range(20):
@@ -615,7 +648,18 @@ def mixed_load(
                 single.append(asyncio.run(_hammer(base, pick, headers, seconds, 1)))
                 loaded.append(asyncio.run(_hammer(base, pick, headers, seconds, clients)))
     routes = [name for name, _ in MIX]
-    out: dict[str, Any] = {"clients": clients, "seconds": seconds, "rounds": rounds, "routes": {}}
+    out: dict[str, Any] = {
+        "clients": clients,
+        "seconds": seconds,
+        "rounds": rounds,
+        "workers": workers,
+        "store": "PostgreSQL" if database_url and database_url.startswith("postgresql") else "SQLite",
+        "throughput": {
+            side: sum(row["requests"] for run in runs for row in run.values()) / (seconds * rounds)
+            for side, runs in (("single", single), ("loaded", loaded))
+        },
+        "routes": {},
+    }
     for route in routes:
         out["routes"][route] = {
             "single_p50": median([run[route]["p50"] for run in single if route in run]),

@@ -42,11 +42,12 @@ def create_key(environment: Mapping[str, str], *args: str) -> str:
 
 
 @contextmanager
-def serving(environment: Mapping[str, str], *, timeout: float = 600) -> Iterator[str]:
-    """Start ``matcher serve`` on a free port; yield its base URL once ``/readyz`` answers 200."""
+def serving(environment: Mapping[str, str], *, timeout: float = 600, workers: int = 1) -> Iterator[str]:
+    """Start ``matcher serve`` (``workers`` processes) on a free port; yield its base URL once
+    ``/readyz`` answers 200."""
     port = free_port()
     server = subprocess.Popen(
-        [MATCHER, "serve", "--port", str(port)],
+        [MATCHER, "serve", "--port", str(port), "--workers", str(workers)],
         env=dict(environment),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

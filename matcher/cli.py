@@ -8,6 +8,7 @@ Results go to standard output; logs and errors go to standard error.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -233,7 +234,9 @@ def _matching_service(settings: Settings) -> MatchingService:
     from matcher.embeddings.encoders import build_encoders
     from matcher.services.matching import MatchingService
 
-    encoders = build_encoders(settings.multilingual_encoder, settings.english_encoder)
+    encoders = build_encoders(
+        settings.multilingual_encoder, settings.english_encoder, threads=settings.resolved_encoder_threads
+    )
     return MatchingService(
         encoders=encoders,
         index_dir=settings.index_dir,
@@ -502,6 +505,9 @@ def serve(
         err("several workers on SQLite: writes queue behind one another; use PostgreSQL", err=True)
     from matcher.store.db import session_scope
 
+    # The workers read their settings afresh: each gives its encoders its share of the cores.
+    os.environ["MATCHER_WORKERS"] = str(count)
+    get_settings.cache_clear()
     # Prepared once, so the workers neither race to migrate and seed nor each build the indexes.
     store = open_store()
     service = _matching_service(store.settings)
@@ -612,6 +618,18 @@ def bench(
     api_seconds: Annotated[
         float, typer.Option("--api-seconds", min=0, help="Seconds of load per API route; 0 skips the API.")
     ] = 10.0,
+    workers: Annotated[
+        int,
+        typer.Option("--workers", min=1, max=64, help="Worker processes of the server under the mixed load."),
+    ] = 1,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="An EMPTY database for the server under the mixed load (e.g. PostgreSQL, for "
+            "--workers 2); refused if it holds any table. Default: a scratch SQLite file.",
+        ),
+    ] = None,
 ) -> None:
     """Measure speed and scale, each figure next to a baseline from the same run: encoder
     throughput and the engine's embedding path; index build time, memory and match latency
@@ -619,7 +637,8 @@ def bench(
     cost at the two smallest sizes; the donor view over 1,000 open needs against a ranking;
     restart from saved artefacts against a build from scratch, and resident memory, at the
     largest size; /healthz at the largest against the smallest; API throughput and a mixed
-    load of 8 clients against one. Writes performance.md and .png.
+    load of 8 clients against one (on `matcher serve --workers N` over --database-url when
+    given). Writes performance.md and .png.
     """
     from tqdm import tqdm
 
@@ -631,7 +650,20 @@ def bench(
     chosen = tuple(int(size) for size in sizes.split(",")) if sizes else (1_000, 10_000)
     if full and 100_000 not in chosen:
         chosen = (*chosen, 100_000)
-    config = BenchConfig(sizes=chosen, queries=queries, api_seconds=api_seconds)
+    if database_url:
+        from evaluation.bench_service import require_empty
+
+        try:
+            require_empty(database_url)
+        except ValueError as problem:
+            raise typer.BadParameter(str(problem), param_hint="--database-url") from None
+    config = BenchConfig(
+        sizes=chosen,
+        queries=queries,
+        api_seconds=api_seconds,
+        mixed_workers=workers,
+        mixed_database_url=database_url,
+    )
     encoders = build_encoders(settings.multilingual_encoder, settings.english_encoder)
     environment = {
         "MATCHER_MULTILINGUAL_ENCODER": settings.multilingual_encoder,

@@ -7,6 +7,7 @@ Everything configurable lives here; library code receives values, it never reads
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -91,6 +92,14 @@ class Settings(BaseSettings):
         le=64,
         description="Worker processes of `matcher serve` (as its --workers option).",
     )
+    encoder_threads: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="Threads each server process gives its encoders' arithmetic (0: the machine's cores "
+        "divided by the workers, at least 1). Two workers on two cores that each take both cores slow "
+        "every write down.",
+    )
     reconfirm_after_days: int = Field(
         default=180,
         ge=1,
@@ -159,6 +168,10 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
+
+    @property
+    def resolved_encoder_threads(self) -> int:
+        return self.encoder_threads or max(1, (os.cpu_count() or 1) // self.workers)
 
     @property
     def resolved_database_url(self) -> str:

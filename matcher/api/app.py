@@ -379,7 +379,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = open_store(settings)
         seed_store(store.sessions)
         matching = MatchingService(
-            encoders=build_encoders(settings.multilingual_encoder, settings.english_encoder),
+            encoders=build_encoders(
+                settings.multilingual_encoder,
+                settings.english_encoder,
+                threads=settings.resolved_encoder_threads,
+            ),
             index_dir=settings.index_dir,
             weights=settings.ranking,
             proposals_per_need=settings.proposals_per_need,

@@ -118,7 +118,12 @@ class SentenceTransformerEncoder:
     """
 
     def __init__(
-        self, model_path: str | Path | None = None, *, name: str | None = None, batch_size: int = 32
+        self,
+        model_path: str | Path | None = None,
+        *,
+        name: str | None = None,
+        batch_size: int = 32,
+        threads: int | None = None,
     ) -> None:
         _require(
             "minilm" if model_path is None else f"st:{model_path}",
@@ -139,6 +144,7 @@ class SentenceTransformerEncoder:
             )
         self._name: str | None = name  # None: the folder digest, on first use
         self._batch_size = batch_size
+        self._threads = threads
         self._model: SentenceTransformer | None = None
         self._lock = threading.Lock()
 
@@ -166,6 +172,10 @@ class SentenceTransformerEncoder:
                 from sentence_transformers import SentenceTransformer
 
                 logger.info("loading sentence-transformers model from %s", self._path)
+                if self._threads:
+                    import torch
+
+                    torch.set_num_threads(self._threads)  # PyTorch's pool is per process
                 self._model = SentenceTransformer(str(self._path), device="cpu", local_files_only=True)
             return self._model
 
@@ -271,30 +281,32 @@ class FakeEncoder:
 ENCODER_SPECS = ("minilm", "use", "fake", "st:/path/to/model-folder")
 
 
-def build_encoders(multilingual: str, english: str) -> dict[str, Encoder]:
+def build_encoders(multilingual: str, english: str, *, threads: int | None = None) -> dict[str, Encoder]:
     """Encoders by role (``MULTILINGUAL``, ``ENGLISH``) from their config strings (see
     :func:`build_encoder`); an empty string turns that role off."""
     encoders: dict[str, Encoder] = {}
     if multilingual:
-        encoders[MULTILINGUAL] = build_encoder(multilingual)
+        encoders[MULTILINGUAL] = build_encoder(multilingual, threads=threads)
     if english:
-        encoders[ENGLISH] = build_encoder(english)
+        encoders[ENGLISH] = build_encoder(english, threads=threads)
     return encoders
 
 
-def build_encoder(spec: str) -> Encoder:
+def build_encoder(spec: str, *, threads: int | None = None) -> Encoder:
     """Build an encoder from a config string.
 
     Accepted: ``"minilm"``, ``"use"`` (alias ``"use-m3"``), ``"fake"`` (optionally ``"fake:<dim>"``)
-    and ``"st:/path/to/folder"``. Raises :class:`MissingEncoderDependencyError` naming the package to
-    install, or :class:`EncoderConfigError` for an unknown spec or a folder that holds no model.
+    and ``"st:/path/to/folder"``. ``threads``: the threads a real model's arithmetic may use
+    (None: the libraries' defaults). Raises :class:`MissingEncoderDependencyError` naming the
+    package to install, or :class:`EncoderConfigError` for an unknown spec or a folder that
+    holds no model.
     """
     normalized = spec.strip()
     key = normalized.lower()
     if key == "minilm":
-        return SentenceTransformerEncoder()
+        return SentenceTransformerEncoder(threads=threads)
     if key in {"use", "use-m3"}:
-        return UniversalSentenceEncoder()
+        return UniversalSentenceEncoder(threads=threads or 2)
     if key == "fake":
         return FakeEncoder()
     if key.startswith("fake:"):
@@ -310,5 +322,5 @@ def build_encoder(spec: str) -> Encoder:
             raise EncoderConfigError("encoder spec 'st:' needs a model folder, e.g. 'st:/models/my-model'")
         if not Path(folder).expanduser().is_dir():
             raise EncoderConfigError(f"encoder spec {spec!r}: folder {folder!r} does not exist")
-        return SentenceTransformerEncoder(folder)
+        return SentenceTransformerEncoder(folder, threads=threads)
     raise EncoderConfigError(f"unknown encoder spec {spec!r}; expected one of: {', '.join(ENCODER_SPECS)}")

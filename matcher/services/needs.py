@@ -138,6 +138,7 @@ def _commit_and_reflect(session: Session, matching: MatchingService, need: Need)
     (the open-needs index), then run the job: the need's proposals follow at once (a job left
     undone by a crash is run by any worker later). Every need write ends here."""
     queued = [automatic.queue_need(session, need)] if need.status in OPEN_NEED_STATUSES else []
+    matching.embed_ahead(session, needs=[need])
     session.commit()
     matching.need_changed(session, need.id)
     session.commit()
@@ -187,6 +188,7 @@ def create_need(
     need.assistance_types = need.assistance_types or []
     need.confidential = bool(need.confidential)
     _understand(need)
+    matching.embed_ahead(session, needs=[need])  # before the first write: see embed_ahead
     session.add(need)
     session.flush()
     audit(session, principal, "need.create", "need", need.id, after=snapshot(need))
@@ -227,6 +229,7 @@ def update_need(
             value = []
         setattr(need, name, value)
     _understand(need)
+    matching.embed_ahead(session, needs=[need])
     session.flush()
     after = snapshot(need)
     if after != before:

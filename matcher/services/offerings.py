@@ -161,6 +161,7 @@ def _commit_and_reflect(
         )
         close_undecided(session, principal, undecided, "offering_inactive")
         queued = [automatic.queue_need(session, match.need) for match in undecided]
+    matching.embed_ahead(session, offerings=[offering])
     session.commit()
     matching.offering_changed(session, offering.id)
     session.commit()
@@ -249,6 +250,7 @@ def update_offering(
             value = []
         setattr(offering, name, value)
     _check_ranges(offering)
+    matching.embed_ahead(session, offerings=[offering])  # before the first write: see embed_ahead
     _check_countries(session, offering.countries)
     changed = [name for name in EDITABLE if plain(getattr(offering, name)) != before[name]]
     if not principal.is_staff and offering.verified and set(changed) & set(VOUCHED_FOR):

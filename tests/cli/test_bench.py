@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
 
+from evaluation import bench_service
 from tests.cli.test_cli import run
 from tests.cli.test_rank import FAKE
+from tests.conftest import _reset_postgres, postgres_url_or_skip
 
 pytestmark = pytest.mark.slow  # runs `matcher bench` in a subprocess
 
@@ -62,6 +65,11 @@ def test_bench_writes_a_report_with_every_section(tmp_path: Path) -> None:
         "PATCH /v1/offerings/{id}",
     }
     assert all(route["errors"] == 0 for route in mixed.values())
+    assert (data["mixed"]["workers"], data["mixed"]["store"]) == (1, "SQLite")
+    served = data["mixed"]["throughput"]
+    assert served["single"] > 0 and served["loaded"] > 0
+    assert "`matcher serve --workers 1` on SQLite" in report
+    assert re.search(r"Requests served per second, all routes: \d+\.\d with one client", report)
     assert set(data["writes"]) == {"200", "400"}
     assert data["donor"]["needs"] == 1000 and data["donor"]["donor"]["p99"] > 0
     restart = data["restart"]
@@ -71,3 +79,32 @@ def test_bench_writes_a_report_with_every_section(tmp_path: Path) -> None:
     assert set(data["healthz"]) == {"200", "400"}
     assert all(row["errors"] == 0 and row["requests"] > 0 for row in data["healthz"].values())
     assert re.search(r"New needs at 200 offerings .* p50 \d+\.\d ms", report)
+
+
+@pytest.mark.postgres
+def test_the_mixed_load_runs_on_two_workers_over_postgresql(tmp_path: Path) -> None:
+    url = postgres_url_or_skip()
+    _reset_postgres(url)
+    said: list[str] = []
+    result = bench_service.mixed_load(1.0, 4, 1, dict(FAKE), said.append, workers=2, database_url=url)
+    assert (result["workers"], result["store"]) == (2, "PostgreSQL")
+    assert "mixed load: starting a server (2 worker(s))" in said
+    routes = result["routes"]
+    assert sum(row["requests"] for row in routes.values()) > 0
+    assert all(row["errors"] == 0 for row in routes.values())
+
+
+def test_the_bench_refuses_a_database_that_holds_anything(tmp_path: Path) -> None:
+    store = tmp_path / "real.sqlite3"
+    with sqlite3.connect(store) as connection:
+        connection.execute("CREATE TABLE needs (id TEXT)")
+    result = run(
+        "bench", "--database-url", f"sqlite:///{store}", data_dir=tmp_path / "d", check=False, **FAKE
+    )
+    assert result.returncode == 2
+    said = " ".join(re.sub(r"[│╭╮╰╯─]", " ", result.stderr).split())  # unwrapped from the error box
+    assert (
+        "--database-url" in said and "it needs an empty database" in said and "holds 1 table: needs" in said
+    )
+    with sqlite3.connect(store) as connection:
+        assert connection.execute("SELECT name FROM sqlite_master").fetchall() == [("needs",)]

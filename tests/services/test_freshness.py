@@ -7,14 +7,18 @@ import datetime as dt
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.loaders import bundled_catalog_files, load_files
 from matcher.embeddings.encoders import ENGLISH, MULTILINGUAL, FakeEncoder
+from matcher.services.access import Principal
 from matcher.services.freshness import CatalogFollower
 from matcher.services.matching import MatchingService, need_profile, party_profile
+from matcher.services.needs import create_need
+from matcher.services.offerings import update_offering
 from matcher.services.operations import is_ready, readiness
 from matcher.store.db import session_scope
 from matcher.store.models import Match, Need, Offering, Party, catalog_version, record_catalog_change
@@ -229,3 +233,71 @@ def test_a_checkpoint_lets_a_restart_start_from_what_was_served(
     with session_scope(catalog) as session:
         assert ranked_ids(restarted, session)[0] == "zebrafish-lab"
         assert [m.id for m in session.scalars(select(Match))] == []
+
+
+class CountingEncoder:
+    """The test encoder, keeping every text it was asked to encode."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    @property
+    def name(self) -> str:
+        return ENCODER.name
+
+    @property
+    def dimension(self) -> int:
+        return ENCODER.dimension
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.texts.extend(texts)
+        return ENCODER.encode(texts)
+
+
+def test_a_worker_woken_by_a_write_reads_its_vectors_from_the_cache(
+    catalog: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """The commit of a write wakes every other worker at once (NOTIFY): the written need's and
+    offering's vectors are cached in that same commit, so the woken worker encodes nothing
+    (on two cores, both workers encoding the same texts at once doubled a write's time)."""
+    a = worker(catalog, tmp_path / "a")
+    counting = CountingEncoder()
+    b = MatchingService(
+        encoders={MULTILINGUAL: counting, ENGLISH: counting}, index_dir=tmp_path / "b", freshness_seconds=0
+    )
+    with session_scope(catalog) as session:
+        b.load(session)
+    counting.texts.clear()
+    staff = Principal(key_id="staff", role="secretariat")
+    applied: list[int] = []
+
+    def woken(_: Session) -> None:  # B's follower, at A's first commit
+        if not applied:
+            with session_scope(catalog) as other:
+                applied.append(b.sync(other))
+
+    with catalog() as session:
+        event.listen(session, "after_commit", woken)
+        need = create_need(
+            session,
+            staff,
+            {"party": "KEN", "title": "Zebrafish biomarkers", "description": "Zebrafish mercury biomarkers."},
+            matching=a,
+        )
+        need_id = need.id
+    assert applied and applied[0] >= 1
+    assert need_id in b.state.needs
+    assert counting.texts == []
+
+    applied.clear()
+    with catalog() as session:
+        event.listen(session, "after_commit", woken)
+        update_offering(
+            session,
+            staff,
+            "gef-trust-fund",
+            {"description": "Mercury biomarkers in zebrafish, a new line."},
+            matching=a,
+        )
+    assert applied and applied[0] >= 1
+    assert counting.texts == []
