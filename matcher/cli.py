@@ -491,8 +491,11 @@ def serve(
 
     from matcher.api.app import create_app
 
+    count = workers or get_settings().workers
+    # Every worker (spawned ones read their settings afresh) gives its encoders its share of the cores.
+    os.environ["MATCHER_WORKERS"] = str(count)
+    get_settings.cache_clear()
     settings = get_settings()
-    count = workers or settings.workers
     err(
         f"serving {settings.display_database_url} on http://{host}:{port} (docs at /docs), "
         f"{count} worker{'s' if count > 1 else ''}",
@@ -505,9 +508,6 @@ def serve(
         err("several workers on SQLite: writes queue behind one another; use PostgreSQL", err=True)
     from matcher.store.db import session_scope
 
-    # The workers read their settings afresh: each gives its encoders its share of the cores.
-    os.environ["MATCHER_WORKERS"] = str(count)
-    get_settings.cache_clear()
     # Prepared once, so the workers neither race to migrate and seed nor each build the indexes.
     store = open_store()
     service = _matching_service(store.settings)

@@ -821,25 +821,20 @@ class MatchingService:
         other worker (NOTIFY on PostgreSQL), and each one's ``sync`` then reads these vectors
         instead of encoding the same texts at the same moment as the writer; this process's
         own sync after the commit reads them too. Closed needs and inactive offerings are
-        never embedded, so they are skipped.
-
-        Called before the write's first flush, the encoding runs outside SQLite's write lock
-        too: pending changes are not flushed here, and only the cache rows start the write."""
-        with session.no_autoflush:
-            queries = [
-                self.prepare(need_profile(need)) for need in needs if need.status in OPEN_NEED_STATUSES
-            ]
-            if queries:
-                self._query_vectors(session, queries)
-            profiles = [OfferingProfile.from_record(offering) for offering in offerings if offering.active]
-            if not profiles:
-                return
-            texts = [row.text for row in offering_rows(profiles)]
-            for encoder in self.encoders.values():
-                embed_cached(session, encoder, texts)
-            if MULTILINGUAL in self.encoders:
-                flat = [sentence for profile in profiles for sentence in sentences(profile.description)]
-                embed_cached(session, self.encoders[MULTILINGUAL], flat)
+        never embedded, so they are skipped. Every need and offering write calls it from its
+        ``_commit_and_reflect``."""
+        queries = [self.prepare(need_profile(need)) for need in needs if need.status in OPEN_NEED_STATUSES]
+        if queries:
+            self._query_vectors(session, queries)
+        profiles = [OfferingProfile.from_record(offering) for offering in offerings if offering.active]
+        if not profiles:
+            return
+        texts = [row.text for row in offering_rows(profiles)]
+        for encoder in self.encoders.values():
+            embed_cached(session, encoder, texts)
+        if MULTILINGUAL in self.encoders:
+            flat = [sentence for profile in profiles for sentence in sentences(profile.description)]
+            embed_cached(session, self.encoders[MULTILINGUAL], flat)
 
     def offering_changed(self, session: Session, offering_id: str) -> None:
         """Reflect a committed offering write (and anything else logged since): ``sync``."""

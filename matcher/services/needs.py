@@ -188,7 +188,6 @@ def create_need(
     need.assistance_types = need.assistance_types or []
     need.confidential = bool(need.confidential)
     _understand(need)
-    matching.embed_ahead(session, needs=[need])  # before the first write: see embed_ahead
     session.add(need)
     session.flush()
     audit(session, principal, "need.create", "need", need.id, after=snapshot(need))
@@ -229,7 +228,6 @@ def update_need(
             value = []
         setattr(need, name, value)
     _understand(need)
-    matching.embed_ahead(session, needs=[need])
     session.flush()
     after = snapshot(need)
     if after != before:

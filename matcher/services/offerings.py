@@ -250,7 +250,6 @@ def update_offering(
             value = []
         setattr(offering, name, value)
     _check_ranges(offering)
-    matching.embed_ahead(session, offerings=[offering])  # before the first write: see embed_ahead
     _check_countries(session, offering.countries)
     changed = [name for name in EDITABLE if plain(getattr(offering, name)) != before[name]]
     if not principal.is_staff and offering.verified and set(changed) & set(VOUCHED_FOR):
